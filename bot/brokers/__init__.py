@@ -1,0 +1,1 @@
+"""Broker adapters: the only modules that import venue SDKs. See :mod:`bot.brokers.base`."""

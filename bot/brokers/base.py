@@ -1,0 +1,125 @@
+"""The broker interface every venue adapter implements, and its value objects.
+
+Adapters translate venue exceptions into :mod:`bot.errors` types: ``BrokerRejected`` (the venue
+said no: the order fails with the reason), ``TemporaryError`` (timeout, 5xx, rate limit: retried
+with the same ``client_order_id``), ``ConfigError`` (bad keys, unknown account).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+from bot.domain import OrderState, Side
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """Trading rules of a symbol on a venue.
+
+    ``qty_step``: quantities are multiples of it (rounded down); ``min_qty`` and ``min_notional``
+    (quote currency) are the venue's minimums; ``shortable`` false means sells only close longs
+    (spot venues); ``whole_shares_for_short``: shorts must be whole units (Alpaca).
+    """
+
+    symbol: str
+    qty_step: Decimal
+    min_qty: Decimal = Decimal(0)
+    min_notional: Decimal = Decimal(0)
+    shortable: bool = True
+    whole_shares_for_short: bool = False
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """A market order to send. ``qty`` > 0 base units, already rounded to the step.
+
+    ``ref_price`` is the signal price (the paper broker fills at it; extended-hours limit price);
+    ``fill_time`` is the paper fill time on replays. Protective exits are percentages of the fill.
+    """
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    ref_price: Decimal | None = None
+    reduce_only: bool = False
+    leverage: Decimal | None = None
+    stop_loss_pct: Decimal | None = None
+    take_profit_pct: Decimal | None = None
+    trailing_pct: Decimal | None = None
+    extended_hours: bool = False
+    fill_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FillReport:
+    """One execution reported by the venue: ``fill_id`` unique per order, ``fee`` in quote currency."""
+
+    fill_id: str
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    filled_at: datetime
+
+
+@dataclass(frozen=True)
+class OrderUpdate:
+    """The venue's view of an order: state, cumulative fill and the fills known so far."""
+
+    broker_order_id: str
+    state: OrderState
+    filled_qty: Decimal = Decimal(0)
+    filled_avg_price: Decimal | None = None
+    fills: tuple[FillReport, ...] = field(default_factory=tuple)
+    reason: str = ""
+    eligible_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Account:
+    """Account values in ``currency``: equity = cash + positions value."""
+
+    account_id: str
+    equity: Decimal
+    cash: Decimal
+    buying_power: Decimal
+    positions_value: Decimal
+    currency: str = "USD"
+
+
+class Broker(Protocol):
+    """A venue. ``name`` is the Config ``broker`` value; ``live`` is true for real-money mode."""
+
+    name: str
+    live: bool
+
+    def instrument(self, symbol: str) -> Instrument:
+        """Trading rules for ``symbol``. Raises BrokerRejected for an unknown symbol."""
+        ...
+
+    def submit_order(self, request: OrderRequest) -> OrderUpdate:
+        """Send a market order; idempotent by ``client_order_id`` (a resend returns the same order)."""
+        ...
+
+    def get_order(self, client_order_id: str) -> OrderUpdate | None:
+        """Current state of an order by our id, or None when the venue never received it."""
+        ...
+
+    def account(self) -> Account:
+        """Equity, cash and buying power."""
+        ...
+
+    def positions(self) -> dict[str, Decimal]:
+        """Net position per symbol, signed base units (negative = short)."""
+        ...
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        """Latest trade price, or None when unknown."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

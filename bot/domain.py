@@ -1,0 +1,469 @@
+"""Domain vocabulary: enums, value parsing and normalisation, and immutable value objects.
+
+No I/O here. Money and quantities are :class:`decimal.Decimal`; timestamps are tz-aware UTC
+``datetime`` objects. Everything that turns user text (alert bodies, sheet cells) into typed
+values lives here so the webhook, the Config reader and the CLI share one set of rules.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from enum import Enum
+
+UTC = timezone.utc
+
+#: Largest price, quantity or notional accepted from an alert or a cell (anything bigger is a typo).
+MAX_AMOUNT = Decimal("1e12")
+
+
+class Action(str, Enum):
+    """What an alert asks a slot to do."""
+
+    BUY = "buy"
+    SELL = "sell"
+    CLOSE = "close"
+
+
+class Side(str, Enum):
+    """Order side, as venues name it."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+
+class PositionSide(str, Enum):
+    """Side of a position or slot."""
+
+    LONG = "long"
+    SHORT = "short"
+    FLAT = "flat"
+
+
+class Direction(str, Enum):
+    """Which positions a Config row may hold (``direction`` column)."""
+
+    BOTH = "both"
+    LONG = "long"
+    SHORT = "short"
+
+
+class SizeType(str, Enum):
+    """How ``position_size`` is read (``size_type`` column).
+
+    - ``usd``: notional in quote currency (default).
+    - ``qty``: base-asset quantity.
+    - ``pct_equity``: percent of account equity, as notional.
+    - ``risk_pct``: percent of equity lost if the stop (``stop_loss_pct``) is hit.
+    """
+
+    USD = "usd"
+    QTY = "qty"
+    PCT_EQUITY = "pct_equity"
+    RISK_PCT = "risk_pct"
+
+
+class RowStatus(str, Enum):
+    """Values of the Config tab's ``Order Status`` column."""
+
+    READY = "READY"
+    ORDER_SUBMITTED = "ORDER SUBMITTED"
+    QUEUED = "QUEUED"
+    PARTIALLY_FILLED = "PARTIALLY FILLED"
+    FILLED = "FILLED"
+    FAILED = "FAILED"
+    WAITING = "WAITING"
+    INACTIVE = "INACTIVE"
+    ALREADY_LONG = "ALREADY LONG"
+    ALREADY_SHORT = "ALREADY SHORT"
+    BLOCKED = "BLOCKED"
+    CONFIG_ERROR = "CONFIG ERROR"
+
+
+class OrderState(str, Enum):
+    """Lifecycle of an order in the state DB (broker-neutral)."""
+
+    PENDING = "pending"  # recorded, not yet acknowledged by the venue
+    SUBMITTED = "submitted"  # accepted by the venue, working
+    QUEUED = "queued"  # accepted, waiting for the market to open
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    FAILED = "failed"  # never reached the venue (size too small, no price, ...)
+
+    @property
+    def is_final(self) -> bool:
+        """True when the order can no longer change (filled, canceled, rejected, expired, failed)."""
+        return self in _FINAL_ORDER_STATES
+
+
+_FINAL_ORDER_STATES = {
+    OrderState.FILLED,
+    OrderState.CANCELED,
+    OrderState.REJECTED,
+    OrderState.EXPIRED,
+    OrderState.FAILED,
+}
+
+BROKERS = ("paper", "alpaca", "binance", "binance-futures")
+
+# --------------------------------------------------------------------------------------------
+# Parsing helpers
+# --------------------------------------------------------------------------------------------
+
+_ACTION_ALIASES = {
+    "buy": Action.BUY,
+    "long": Action.BUY,
+    "sell": Action.SELL,
+    "short": Action.SELL,
+    "close": Action.CLOSE,
+    "exit": Action.CLOSE,
+    "flat": Action.CLOSE,
+}
+
+
+def parse_action(raw: object) -> Action:
+    """Turn an alert's ``action`` into an :class:`Action`.
+
+    Accepts ``buy|sell|close`` and the aliases ``long``→buy, ``short``→sell, ``exit|flat``→close,
+    case-insensitive and trimmed (so ``{{strategy.order.action}}`` works as is).
+
+    Raises:
+        ValueError: naming the value when it is not one of those words.
+    """
+    if not isinstance(raw, str):
+        raise ValueError(f"must be a text, got {_describe(raw)}")
+    action = _ACTION_ALIASES.get(raw.strip().lower())
+    if action is None:
+        raise ValueError(f"{_quote(raw)} is not buy, sell or close (aliases: long, short, exit, flat)")
+    return action
+
+
+_SYMBOL_RE = re.compile(r"^[A-Z0-9][A-Z0-9._/\-]{0,31}$")
+
+
+def normalise_symbol(raw: object) -> str:
+    """Canonical symbol: exchange prefix and perpetual suffix removed, upper case.
+
+    ``"NASDAQ:AAPL"`` → ``"AAPL"``, ``"BINANCE:BTCUSDT.P"`` → ``"BTCUSDT"``, ``"brk.b"`` → ``"BRK.B"``.
+    Allowed characters after normalisation: ``A-Z 0-9 . _ / -``, at most 32.
+
+    Raises:
+        ValueError: naming the value when it is empty or has other characters.
+    """
+    if not isinstance(raw, str):
+        raise ValueError(f"must be a text, got {_describe(raw)}")
+    text = raw.strip().upper()
+    if ":" in text:
+        text = text.rsplit(":", 1)[1].strip()
+    if text.endswith(".P"):
+        text = text[:-2]
+    if not _SYMBOL_RE.match(text):
+        raise ValueError(f"{_quote(raw)} is not a symbol (letters, digits, '.', '/', '-', at most 32)")
+    return text
+
+
+_TF_UNITS = {
+    "s": "s", "sec": "s", "secs": "s", "second": "s", "seconds": "s",
+    "m": "m", "min": "m", "mins": "m", "minute": "m", "minutes": "m",
+    "h": "h", "hr": "h", "hrs": "h", "hour": "h", "hours": "h",
+    "d": "d", "day": "d", "days": "d",
+    "w": "w", "wk": "w", "week": "w", "weeks": "w",
+    "mo": "M", "mon": "M", "month": "M", "months": "M",
+}  # fmt: skip
+_TF_RE = re.compile(r"^(\d{0,5})\s*([A-Za-z]*)$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def normalise_timeframe(raw: object) -> str:
+    """Canonical timeframe ``<n><unit>`` with unit ``s m h d w M`` (``M`` = month).
+
+    TradingView ``{{interval}}`` values are minutes when bare numbers (``"15"``→``15m``,
+    ``"60"``→``1h``, ``"240"``→``4h``, ``"1440"``→``1d``) and ``D/W/M`` with an optional count
+    (``"D"``, ``"1D"``→``1d``, ``"W"``→``1w``, ``"M"``/``"1M"``→``1M``, ``"30S"``→``30s``).
+    Sheet-style values (``"15 Min"``, ``"4H"``, ``"1 hour"``, ``"1d"``) normalise the same way.
+    A lone upper-case ``M`` unit means month; ``m``/``min`` mean minutes. Sizes are reduced to the
+    largest whole unit (``"120"``→``2h``, ``"24h"``→``1d``, ``"7d"``→``1w``).
+
+    Raises:
+        ValueError: naming the value when it is blank or not a timeframe.
+    """
+    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+        raise ValueError(f"must be a text or number, got {_describe(raw)}")
+    text = str(raw).strip()
+    match = _TF_RE.match(text)
+    if not text or not match:
+        raise ValueError(f"{_quote(raw)} is not a timeframe (e.g. 15, 15m, 1h, 240, D, 1W)")
+    count_text, unit_text = match.groups()
+    count = int(count_text) if count_text else 1
+    if count <= 0:
+        raise ValueError(f"{_quote(raw)} is not a timeframe (count must be positive)")
+    if unit_text == "M":
+        unit = "M"
+    elif not unit_text:
+        if not count_text:
+            raise ValueError(f"{_quote(raw)} is not a timeframe")
+        unit = "m"
+    else:
+        unit = _TF_UNITS.get(unit_text.lower(), "")
+        if not unit:
+            raise ValueError(f"{_quote(raw)} is not a timeframe (unknown unit {unit_text!r})")
+    if unit == "M":
+        return f"{count}M"
+    seconds = count * _UNIT_SECONDS[unit]
+    for name in ("w", "d", "h", "m", "s"):
+        size = _UNIT_SECONDS[name]
+        if seconds % size == 0:
+            return f"{seconds // size}{name}"
+    raise AssertionError("unreachable: every count is a whole number of seconds")
+
+
+def timeframe_seconds(timeframe: str) -> int:
+    """Length of a canonical timeframe in seconds (a month counts 30 days)."""
+    count, unit = int(timeframe[:-1]), timeframe[-1]
+    return count * (2_592_000 if unit == "M" else _UNIT_SECONDS[unit])
+
+
+def parse_decimal(raw: object, *, positive: bool = False, allow_zero: bool = True) -> Decimal:
+    """Exact decimal from a JSON number, numeric text or sheet cell.
+
+    Accepts ``int``, ``Decimal``, ``float`` (via its shortest repr), and text such as ``"5000"``,
+    ``"5,000.50"``, ``"$5000"``, ``" 12.5 "``. Rejects booleans, NaN/infinity, values with
+    magnitude above :data:`MAX_AMOUNT`, and text like ``"5k"``.
+
+    Raises:
+        ValueError: naming the value.
+    """
+    if isinstance(raw, bool) or raw is None:
+        raise ValueError(f"must be a number, got {_describe(raw)}")
+    if isinstance(raw, Decimal):
+        value = raw
+    elif isinstance(raw, int):
+        value = Decimal(raw)
+    elif isinstance(raw, float):
+        value = Decimal(repr(raw))
+    elif isinstance(raw, str):
+        text = raw.strip().replace(",", "").replace("_", "")
+        if text.startswith("$"):
+            text = text[1:]
+        if not text or len(text) > 40:
+            raise ValueError(f"{_quote(raw)} is not a number")
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            raise ValueError(f"{_quote(raw)} is not a number") from None
+    else:
+        raise ValueError(f"must be a number, got {_describe(raw)}")
+    if not value.is_finite():
+        raise ValueError(f"{_quote(raw)} is not a finite number")
+    if abs(value) > MAX_AMOUNT:
+        raise ValueError(f"{_quote(raw)} is too large (limit {MAX_AMOUNT:,.0f})")
+    if positive and value < 0:
+        raise ValueError(f"{_quote(raw)} must not be negative")
+    if positive and value == 0 and not allow_zero:
+        raise ValueError(f"{_quote(raw)} must be greater than zero")
+    return value + 0  # normalises -0 to 0
+
+
+_TRUE = {"true", "yes", "y", "1", "on", "x", "✓", "✔"}
+_FALSE = {"false", "no", "n", "0", "off", ""}
+
+
+def parse_bool(raw: object) -> bool:
+    """Sheet checkbox or text to bool: TRUE/yes/1/on/x → True; FALSE/no/0/off/blank → False.
+
+    Raises:
+        ValueError: naming the value for anything else (e.g. ``"maybe"``).
+    """
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower() if raw is not None else ""
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"{_quote(raw)} is not TRUE or FALSE")
+
+
+def parse_time(raw: object) -> datetime:
+    """Tz-aware UTC time from ISO-8601 text (``2024-05-01T14:30:00Z``) or epoch seconds/ms.
+
+    Naive ISO times are taken as UTC (TradingView's ``{{timenow}}`` is UTC with a ``Z``).
+
+    Raises:
+        ValueError: naming the value.
+    """
+    if isinstance(raw, bool):
+        raise ValueError(f"must be a time, got {_describe(raw)}")
+    if isinstance(raw, (int, float, Decimal)) or (isinstance(raw, str) and raw.strip().isdigit()):
+        number = float(raw)
+        if number > 1e11:  # milliseconds
+            number /= 1000
+        try:
+            return datetime.fromtimestamp(number, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"{_quote(raw)} is not a time") from None
+    if not isinstance(raw, str) or len(raw) > 64:
+        raise ValueError(f"must be an ISO time, got {_describe(raw)}")
+    text = raw.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{_quote(raw)} is not an ISO time such as 2024-05-01T14:30:00Z") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def round_down(qty: Decimal, step: Decimal) -> Decimal:
+    """Largest multiple of ``step`` that is ≤ ``qty`` (for ``qty`` ≥ 0); ``step`` ≤ 0 means no rounding.
+
+    Exact in :class:`~decimal.Decimal`; the result has the step's exponent, e.g.
+    ``round_down(Decimal("0.123456"), Decimal("0.001")) == Decimal("0.123")``.
+    """
+    if step <= 0:
+        return qty
+    steps = (qty / step).to_integral_value(rounding=ROUND_DOWN)
+    return (steps * step).quantize(step) if step.as_tuple().exponent < 0 else steps * step
+
+
+def utc_now() -> datetime:
+    """Current time, tz-aware UTC."""
+    return datetime.now(UTC)
+
+
+def format_decimal(value: Decimal | None) -> str:
+    """Plain text for a Decimal (no exponent, no trailing zeros); ``""`` for None."""
+    if value is None:
+        return ""
+    if value == 0:
+        return "0"
+    text = format(value.normalize(), "f")
+    return text
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+_NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def safe_cell(value: object) -> str:
+    """Text for a workbook cell that no spreadsheet will evaluate as a formula.
+
+    Text starting with ``= + - @`` or a control character, and not a plain number, is prefixed
+    with an apostrophe (OWASP CSV-injection guidance). Other values are returned as text.
+    """
+    text = "" if value is None else str(value)
+    if text and text.startswith(_FORMULA_START) and not _NUMBER_RE.match(text):
+        return "'" + text
+    return text
+
+
+def _quote(raw: object) -> str:
+    text = repr(raw) if not isinstance(raw, str) else repr(raw[:60] + ("…" if len(raw) > 60 else ""))
+    return text
+
+
+def _describe(raw: object) -> str:
+    if raw is None:
+        return "nothing (null)"
+    return f"{type(raw).__name__} {_quote(raw)}"
+
+
+# --------------------------------------------------------------------------------------------
+# Value objects
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlotKey:
+    """Identity of a Config row / slot: canonical ``symbol`` and ``timeframe``."""
+
+    symbol: str
+    timeframe: str
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.timeframe}"
+
+
+@dataclass(frozen=True)
+class ConfigRow:
+    """One valid Config row (a slot's trading rules).
+
+    Money fields are Decimal in quote currency (USD/USDT); percentages are plain percent
+    numbers (``2`` means 2 %). ``row_number`` is the 1-based sheet row (header is row 1).
+    """
+
+    symbol: str
+    timeframe: str
+    position_size: Decimal
+    active: bool
+    row_number: int
+    broker: str = ""
+    direction: Direction = Direction.BOTH
+    size_type: SizeType = SizeType.USD
+    leverage: Decimal | None = None
+    stop_loss_pct: Decimal | None = None
+    take_profit_pct: Decimal | None = None
+    trailing_pct: Decimal | None = None
+    strategy: str = ""
+    max_position_usd: Decimal | None = None
+    extended_hours: bool = False
+
+    @property
+    def key(self) -> SlotKey:
+        """The row's :class:`SlotKey`."""
+        return SlotKey(self.symbol, self.timeframe)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A validated alert: what TradingView asked for, in canonical terms.
+
+    ``price`` and ``quantity`` are Decimal or None; ``fired_at`` is tz-aware UTC or None;
+    ``alert_key`` is the idempotency key (``id:<id>`` or ``body:<sha256>``).
+    """
+
+    action: Action
+    symbol: str
+    timeframe: str
+    alert_key: str
+    price: Decimal | None = None
+    quantity: Decimal | None = None
+    strategy: str = ""
+    alert_id: str = ""
+    fired_at: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> SlotKey:
+        """The :class:`SlotKey` this signal is for."""
+        return SlotKey(self.symbol, self.timeframe)
+
+
+@dataclass(frozen=True)
+class Fill:
+    """One execution of an order, as recorded in the state DB.
+
+    ``qty`` > 0 in base units; ``price`` in quote currency per unit; ``fee`` ≥ 0 in quote
+    currency (converted by the adapter when the venue charges another asset); ``filled_at``
+    tz-aware UTC. ``stop_loss_pct`` is the row's stop at the time of the order (for R multiples),
+    ``exit_reason`` the order's purpose (``signal``, ``close``, ``reversal``, ``stop``, ...).
+    """
+
+    fill_id: str
+    order_id: str
+    symbol: str
+    timeframe: str
+    side: Side
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    filled_at: datetime
+    stop_loss_pct: Decimal | None = None
+    exit_reason: str = ""

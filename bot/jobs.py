@@ -1,0 +1,92 @@
+"""Background work: outbox writer, order tracker and scheduled jobs (APScheduler 3.x).
+
+Jobs run inside the single server process (``serve`` uses one gunicorn worker) so each runs once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot import performance
+from bot.domain import utc_now
+from bot.errors import BotError
+from bot.services import Services
+from bot.sheets.base import merge_bot_rows
+from bot.sheets.schema import tab_spec
+from bot.tracker import OrderTracker
+
+log = logging.getLogger(__name__)
+_perf_lock = threading.Lock()
+
+
+def is_manual_trade(record: dict[str, str]) -> bool:
+    """A Trades row typed by the user: it has no ``order_ids`` (the bot's rows always do)."""
+    return not (record.get("order_ids") or "").strip()
+
+
+def recompute_performance(services: Services) -> dict[str, Any]:
+    """Rebuild the Trades (journal) and Performance tabs from all fills, keeping user cells.
+
+    Manual Trades rows are kept and counted; user-owned columns (setup, tags, notes,
+    screenshot_url, rating) of bot rows survive. Returns ``{"trades", "manual_trades", "problems"}``.
+    """
+    with _perf_lock:
+        zone = services.settings.zone
+        trips = performance.round_trips(services.store.fills())
+        table = services.workbook.read_tables(["Trades"])["Trades"]
+        manual, problems = [], []
+        for index, record in enumerate(table.rows):
+            if not is_manual_trade(record) or not (record.get("symbol") or "").strip():
+                continue
+            try:
+                manual.append(performance.trade_from_record(record))
+            except ValueError as exc:
+                problems.append(f"Trades row {index + 2}: {exc}")
+        rows = merge_bot_rows(
+            table, performance.trade_records(trips, zone), spec=tab_spec("Trades"), keep=is_manual_trade
+        )
+        services.workbook.replace_rows("Trades", rows)
+        services.workbook.replace_rows("Performance", performance.performance_records(trips + manual, utc_now(), zone))
+        return {"trades": len(trips), "manual_trades": len(manual), "problems": problems}
+
+
+def start_background_jobs(services: Services) -> None:
+    """Start the outbox writer, the order tracker and the scheduled jobs; register their shutdown."""
+    services.writer.start()
+    tracker = OrderTracker(services.engine)
+    try:
+        counts = services.engine.recover()
+        if any(counts.values()):
+            log.warning("start-up recovery: %s", counts)
+    except BotError as exc:
+        log.error("start-up recovery failed: %s", exc)
+    tracker.start()
+    runtime = services.runtime
+    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+    scheduler.add_job(
+        _safe(recompute_performance, services),
+        "interval",
+        seconds=runtime.performance_interval_seconds,
+        id="performance",
+        next_run_time=utc_now(),
+    )
+    scheduler.start()
+    services.scheduler = scheduler
+    services.closers.extend([tracker.stop, lambda: scheduler.shutdown(wait=False)])
+
+
+def _safe(func: Any, services: Services) -> Any:
+    def run() -> None:
+        try:
+            func(services)
+        except BotError as exc:
+            log.warning("%s failed: %s", func.__name__, exc)
+        except Exception:
+            log.exception("%s crashed", func.__name__)
+
+    run.__name__ = func.__name__
+    return run

@@ -1,0 +1,261 @@
+"""Wiring: builds the store, workbook, brokers, engine, writer and jobs from :class:`Settings`.
+
+This is the only place that decides which adapters run (local or Google workbook, paper or real
+brokers). Tests build the same object with injected adapters (fake-server-backed brokers, a
+workbook on a temporary file) instead of patching anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot import __version__
+from bot.brokers.base import Broker
+from bot.brokers.paper import PaperBroker
+from bot.config_table import ConfigCache
+from bot.domain import utc_now
+from bot.engine import BrokerRegistry, Engine
+from bot.errors import ConfigError
+from bot.settings import RuntimeSettings, Settings, ensure_local_secret
+from bot.sheets.base import Workbook
+from bot.sheets.local import LocalWorkbook
+from bot.sheets.schema import all_specs, tab_spec
+from bot.sheets.writer import OutboxWriter
+from bot.state.store import StateStore
+
+log = logging.getLogger(__name__)
+
+#: Rows written to a new local workbook's Config tab (stocks and crypto, two timeframes for AAPL).
+EXAMPLE_CONFIG = [
+    {
+        "symbol": "AAPL",
+        "position_size": "10",
+        "active": "TRUE",
+        "Time Frame": "1D",
+        "size_type": "qty",
+        "direction": "both",
+        "stop_loss_pct": "5",
+    },
+    {
+        "symbol": "AAPL",
+        "position_size": "10",
+        "active": "TRUE",
+        "Time Frame": "1W",
+        "size_type": "qty",
+        "direction": "both",
+    },
+    {
+        "symbol": "MSFT",
+        "position_size": "10",
+        "active": "TRUE",
+        "Time Frame": "D",
+        "size_type": "qty",
+        "direction": "both",
+    },
+    {
+        "symbol": "BTCUSDT",
+        "position_size": "500",
+        "active": "TRUE",
+        "Time Frame": "15",
+        "size_type": "usd",
+        "direction": "long",
+    },
+    {
+        "symbol": "ETHUSDT",
+        "position_size": "250",
+        "active": "FALSE",
+        "Time Frame": "1h",
+        "size_type": "usd",
+        "direction": "long",
+    },
+]
+
+
+@dataclass
+class Services:
+    """Everything a running bot holds; built by :func:`build_services`, closed by :meth:`close`."""
+
+    settings: Settings
+    store: StateStore
+    workbook: Workbook
+    config: ConfigCache
+    brokers: BrokerRegistry
+    engine: Engine
+    writer: OutboxWriter
+    secret: str
+    api_token: str
+    started_at: datetime = field(default_factory=utc_now)
+    version: str = __version__
+    scheduler: object | None = None
+    notifier: object | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def runtime(self) -> RuntimeSettings:
+        """The current Settings-tab knobs."""
+        return self.config.get().runtime
+
+    def close(self) -> None:
+        """Stop jobs, flush the outbox (bounded), close adapters. Safe to call twice."""
+        for closer in reversed(self.closers):
+            try:
+                closer()
+            except Exception:  # closing must go on
+                log.exception("error while closing")
+        self.closers.clear()
+
+
+def open_workbook(settings: Settings) -> Workbook:
+    """The workbook chosen by BOT_STORE: the local file, or the Google Sheet.
+
+    Raises:
+        ConfigError: Google selected without usable credentials or sheet id.
+    """
+    if settings.bot_store == "google":
+        from bot.sheets.google import open_google_workbook
+
+        return open_google_workbook(settings)
+    return LocalWorkbook(settings.workbook_path)
+
+
+def seed_workbook(workbook: Workbook, *, examples: bool) -> list[str]:
+    """Create missing tabs/columns; on a new workbook fill Config with :data:`EXAMPLE_CONFIG`.
+
+    Settings keys missing from the Settings tab are added with a blank value and a description, so
+    users see every knob. Returns a list of what changed.
+    """
+    changes = workbook.ensure_tabs(all_specs())
+    tables = workbook.read_tables(["Config", "Settings"])
+    from bot.sheets.base import WriteBatch, clean_record
+
+    batch = WriteBatch()
+    if examples and not tables["Config"].rows:
+        for row in EXAMPLE_CONFIG:
+            batch.appends.append(("Config", clean_record(row)))
+        changes.append(f"seeded Config with {len(EXAMPLE_CONFIG)} example rows")
+    present = {(r.get("key") or "").strip() for r in tables["Settings"].rows}
+    for name, info in RuntimeSettings.model_fields.items():
+        if name not in present:
+            batch.appends.append(
+                ("Settings", {"key": name, "value": "", "description": f"{info.description} Default: {info.default}."})
+            )
+    if batch:
+        workbook.apply(batch)
+    return changes
+
+
+def broker_factories(
+    settings: Settings, store: StateStore, runtime: Callable[[], RuntimeSettings]
+) -> dict[str, Callable[[], Broker]]:
+    """Factories per broker name; a real venue without keys raises :class:`ConfigError` when first used."""
+
+    def paper() -> Broker:
+        broker = PaperBroker(store, settings.paper_starting_cash, runtime)
+        broker.inline = True  # type: ignore[attr-defined]
+        return broker
+
+    def alpaca() -> Broker:
+        if not (settings.alpaca_api_key.get_secret_value() and settings.alpaca_api_secret.get_secret_value()):
+            raise ConfigError(
+                "broker alpaca needs ALPACA_API_KEY and ALPACA_API_SECRET", field="broker", value="alpaca"
+            )
+        from bot.brokers.alpaca import AlpacaBroker
+
+        return AlpacaBroker(settings)
+
+    def binance(futures: bool) -> Callable[[], Broker]:
+        def make() -> Broker:
+            name = "binance-futures" if futures else "binance"
+            if not (settings.binance_api_key.get_secret_value() and settings.binance_api_secret.get_secret_value()):
+                raise ConfigError(
+                    f"broker {name} needs BINANCE_API_KEY and BINANCE_API_SECRET", field="broker", value=name
+                )
+            from bot.brokers.binance import BinanceBroker
+
+            return BinanceBroker(settings, futures=futures)
+
+        return make
+
+    return {"paper": paper, "alpaca": alpaca, "binance": binance(False), "binance-futures": binance(True)}
+
+
+def build_services(
+    settings: Settings,
+    *,
+    workbook: Workbook | None = None,
+    brokers: dict[str, Callable[[], Broker]] | None = None,
+    seed_examples: bool | None = None,
+    writer_interval: float | None = None,
+) -> Services:
+    """Build and connect every part from ``settings`` (injected ``workbook``/``brokers`` win).
+
+    Reads the Config once, so an unreadable workbook fails here, at start-up, not at the first alert.
+
+    Raises:
+        ConfigError: bad settings, missing credentials, unreadable workbook, missing Config columns.
+    """
+    settings.bot_data_dir.mkdir(parents=True, exist_ok=True)
+    secret = settings.webhook_secret.get_secret_value() or ensure_local_secret(settings.bot_data_dir / "webhook_secret")
+    token = settings.bot_api_token.get_secret_value() or ensure_local_secret(settings.bot_data_dir / "api_token")
+    store = StateStore(settings.db_url)
+    workbook = workbook or open_workbook(settings)
+    if seed_examples is None:
+        seed_examples = settings.bot_store == "local"
+    seed_workbook(workbook, examples=seed_examples)
+    engine_holder: dict[str, Engine] = {}
+    notify_keys: frozenset[str] = frozenset()
+    try:
+        from bot.notify.routing import NOTIFY_SETTING_KEYS
+
+        notify_keys = frozenset(NOTIFY_SETTING_KEYS)
+    except ImportError:  # notifications are optional at this layer
+        pass
+    config = ConfigCache(
+        workbook,
+        on_reload=lambda snap: engine_holder["engine"].on_config_reload(snap) if "engine" in engine_holder else None,
+        extra_setting_keys=notify_keys,
+    )
+
+    def runtime() -> RuntimeSettings:
+        return config.get().runtime
+
+    registry = BrokerRegistry(brokers or broker_factories(settings, store, runtime), settings.bot_broker)
+    engine = Engine(store=store, brokers=registry, secret=secret, zone=settings.zone)
+    engine_holder["engine"] = engine
+    engine.config = config
+    snapshot = config.get()  # raises on an unusable Config at start-up
+    engine.on_config_reload(snapshot)
+    default_interval = 1.0 if workbook.kind == "google" else 0.2
+    writer = OutboxWriter(
+        store,
+        workbook,
+        min_interval=writer_interval if writer_interval is not None else default_interval,
+        after_flush=lambda: _trim(workbook, config),
+    )
+    services = Services(
+        settings=settings,
+        store=store,
+        workbook=workbook,
+        config=config,
+        brokers=registry,
+        engine=engine,
+        writer=writer,
+        secret=secret,
+        api_token=token,
+    )
+    services.closers.extend([store.close, workbook.close, registry.close, engine.close, writer.stop])
+    return services
+
+
+def _trim(workbook: Workbook, config: ConfigCache) -> None:
+    keep = config.get().runtime.sheet_keep_rows
+    for tab in ("Signals", "Orders"):
+        workbook.trim(tab, keep)
+
+
+def required_headers(tab: str) -> list[str]:
+    """Required headers of ``tab`` (re-exported for the CLI's import validation)."""
+    return tab_spec(tab).required

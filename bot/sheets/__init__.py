@@ -1,0 +1,1 @@
+"""Workbook adapters: local file and Google Sheets."""

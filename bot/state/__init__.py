@@ -1,0 +1,1 @@
+"""State DB adapter (SQLAlchemy)."""

@@ -1,0 +1,170 @@
+"""State DB access: engine set-up (durable SQLite by default), sessions, outbox and queries.
+
+SQLite runs in WAL mode with ``synchronous=FULL`` (every commit is fsync'd: an alert answered 200
+survives a crash or power loss) and ``BEGIN IMMEDIATE`` transactions (writers queue on the lock
+instead of failing on upgrade). Any other SQLAlchemy URL (PostgreSQL) works unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, delete, event, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.domain import Fill, Side, SlotKey, utc_now
+from bot.errors import TemporaryError
+from bot.state.models import Base, FillRecord, Meta, OrderRecord, OutboxRecord, SlotRecord
+
+
+def make_engine(url: str) -> Engine:
+    """SQLAlchemy engine for ``url``; SQLite files get WAL, fsync on commit and BEGIN IMMEDIATE."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class StateStore:
+    """The state DB: sessions plus the few queries several modules share.
+
+    Args:
+        url: SQLAlchemy URL (``sqlite:////abs/path/state.db`` by default).
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        Base.metadata.create_all(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.instance = self._instance_id()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: commits (fsync'd) on normal exit, rolls back on an exception.
+
+        Raises:
+            TemporaryError: when the database is locked or unreachable.
+        """
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            raise TemporaryError(f"state DB unavailable: {exc.orig}") from None
+
+    def _instance_id(self) -> str:
+        with self.session() as s:
+            row = s.get(Meta, "instance")
+            if row is None:
+                row = Meta(key="instance", value=secrets.token_hex(3))
+                s.add(row)
+            return row.value
+
+    # -- outbox ---------------------------------------------------------------------------
+
+    @staticmethod
+    def enqueue(session: Session, kind: str, tab: str, payload: dict[str, str], key: tuple[str, ...] = ()) -> None:
+        """Add a workbook write to the outbox inside the caller's transaction.
+
+        ``kind``: ``write`` (update the row with ``key``), ``upsert`` (update or append) or ``append``.
+        """
+        session.add(
+            OutboxRecord(
+                created_at=utc_now(), kind=kind, tab=tab, key=json.dumps(list(key)), payload=json.dumps(payload)
+            )
+        )
+
+    def outbox_batch(self, limit: int = 2000) -> list[OutboxRecord]:
+        """The oldest ``limit`` pending writes, in order."""
+        with self.session() as s:
+            return list(s.scalars(select(OutboxRecord).order_by(OutboxRecord.id).limit(limit)))
+
+    def outbox_done(self, last_id: int) -> None:
+        """Delete every outbox entry up to and including ``last_id`` (they have been applied)."""
+        with self.session() as s:
+            s.execute(delete(OutboxRecord).where(OutboxRecord.id <= last_id))
+
+    def outbox_failed(self, first_id: int) -> None:
+        """Count a failed attempt on the entry that could not be applied."""
+        with self.session() as s:
+            record = s.get(OutboxRecord, first_id)
+            if record is not None:
+                record.attempts += 1
+
+    def outbox_depth(self) -> int:
+        """Number of pending workbook writes."""
+        with self.session() as s:
+            return int(s.scalar(select(func.count()).select_from(OutboxRecord)) or 0)
+
+    # -- slots and fills --------------------------------------------------------------------
+
+    @staticmethod
+    def slot(session: Session, key: SlotKey, *, create: bool = True) -> SlotRecord | None:
+        """The slot row for ``key`` (created flat when missing and ``create``)."""
+        row = session.get(SlotRecord, (key.symbol, key.timeframe))
+        if row is None and create:
+            row = SlotRecord(symbol=key.symbol, timeframe=key.timeframe, qty=0, updated_at=utc_now())
+            session.add(row)
+        return row
+
+    def slots(self) -> list[SlotRecord]:
+        """Every slot, ordered by symbol and timeframe."""
+        with self.session() as s:
+            return list(s.scalars(select(SlotRecord).order_by(SlotRecord.symbol, SlotRecord.timeframe)))
+
+    def fills(self, since: datetime | None = None) -> list[Fill]:
+        """All fills as :class:`~bot.domain.Fill` (oldest first), with their order's stop and purpose."""
+        with self.session() as s:
+            query = (
+                select(FillRecord, OrderRecord)
+                .join(OrderRecord, FillRecord.order_id == OrderRecord.id)
+                .order_by(FillRecord.filled_at, FillRecord.id)
+            )
+            if since is not None:
+                query = query.where(FillRecord.filled_at >= since)
+            return [
+                Fill(
+                    fill_id=str(fill.id),
+                    order_id=order.broker_order_id or order.client_order_id,
+                    symbol=fill.symbol,
+                    timeframe=fill.timeframe,
+                    side=Side(fill.side),
+                    qty=fill.qty,
+                    price=fill.price,
+                    fee=fill.fee,
+                    filled_at=fill.filled_at,
+                    stop_loss_pct=order.stop_loss_pct,
+                    exit_reason=order.purpose,
+                )
+                for fill, order in s.execute(query)
+            ]
+
+    def close(self) -> None:
+        """Dispose of the connection pool."""
+        self.engine.dispose()
