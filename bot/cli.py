@@ -84,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("init-sheet", help="create missing tabs and columns (and formatting on Google)")
     p.set_defaults(func=cmd_init_sheet)
 
+    p = sub.add_parser("notify-test", help="send a test message on every configured channel")
+    p.set_defaults(func=cmd_notify_test)
+
     p = sub.add_parser("doctor", help="check settings, workbook, brokers; non-zero exit when trading is blocked")
     p.set_defaults(func=cmd_doctor)
     return parser
@@ -339,3 +342,24 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             print(f"       fix: {check.fix}")
         blocking |= check.blocking and not check.ok
     return 1 if blocking else 0
+
+
+def cmd_notify_test(args: argparse.Namespace) -> int:
+    """Send a test message on each configured channel; print ok or the error per channel."""
+    from bot.notify import build_notifier, send_test
+    from bot.notify.channels import channel_problems
+
+    settings = load_settings()
+    notifier = build_notifier(settings)
+    try:
+        results = send_test(notifier)
+    finally:
+        notifier.close(timeout=5)
+    if not results:
+        print("no notification channel configured (set TWILIO_*, SLACK_* or SMTP_* settings)")
+        for problem in channel_problems(settings):
+            print(f"warning: {problem}", file=sys.stderr)
+        return 1
+    for channel, outcome in results.items():
+        print(f"{channel}: {outcome}")
+    return 0 if all(v == "ok" for v in results.values()) else 1

@@ -15,7 +15,7 @@ from datetime import datetime
 from bot import __version__
 from bot.brokers.base import Broker
 from bot.brokers.paper import PaperBroker
-from bot.config_table import ConfigCache
+from bot.config_table import ConfigCache, ConfigSnapshot
 from bot.domain import utc_now
 from bot.engine import BrokerRegistry, Engine
 from bot.errors import ConfigError
@@ -205,35 +205,50 @@ def build_services(
     if seed_examples is None:
         seed_examples = settings.bot_store == "local"
     seed_workbook(workbook, examples=seed_examples)
-    engine_holder: dict[str, Engine] = {}
-    notify_keys: frozenset[str] = frozenset()
-    try:
-        from bot.notify.routing import NOTIFY_SETTING_KEYS
+    from bot.notify import build_notifier
+    from bot.notify.events import Event, workbook_degraded, workbook_recovered
+    from bot.notify.routing import NOTIFY_SETTING_KEYS, parse_notify_settings
 
-        notify_keys = frozenset(NOTIFY_SETTING_KEYS)
-    except ImportError:  # notifications are optional at this layer
-        pass
-    config = ConfigCache(
-        workbook,
-        on_reload=lambda snap: engine_holder["engine"].on_config_reload(snap) if "engine" in engine_holder else None,
-        extra_setting_keys=notify_keys,
-    )
+    notifier = build_notifier(settings)
+    engine_holder: dict[str, Engine] = {}
+
+    def on_reload(snapshot: ConfigSnapshot) -> None:
+        notify_settings, problems = parse_notify_settings(list(snapshot.settings_records))
+        notifier.update_settings(notify_settings)
+        for problem in problems:
+            log.warning("Settings tab: %s", problem)
+        if "engine" in engine_holder:
+            engine_holder["engine"].on_config_reload(snapshot)
+
+    config = ConfigCache(workbook, on_reload=on_reload, extra_setting_keys=frozenset(NOTIFY_SETTING_KEYS))
 
     def runtime() -> RuntimeSettings:
         return config.get().runtime
 
     registry = BrokerRegistry(brokers or broker_factories(settings, store, runtime), settings.bot_broker)
-    engine = Engine(store=store, brokers=registry, secret=secret, zone=settings.zone)
+
+    def publish(kind: str, text: str, symbol: str, timeframe: str) -> None:
+        notifier.publish(Event(kind=kind, text=text, symbol=symbol, timeframe=timeframe))  # type: ignore[arg-type]
+
+    engine = Engine(store=store, brokers=registry, secret=secret, zone=settings.zone, events=publish)
+    config.get()  # raises on an unusable Config at start-up
     engine_holder["engine"] = engine
     engine.config = config
-    snapshot = config.get()  # raises on an unusable Config at start-up
-    engine.on_config_reload(snapshot)
+    config.invalidate()
+    config.get()  # again, now writing row statuses through the engine
+
+    def on_writer_state(state: str, error: str) -> None:
+        if state == "degraded":
+            notifier.publish(workbook_degraded(reason=error, pending_writes=store.outbox_depth()))
+        else:
+            notifier.publish(workbook_recovered())
     default_interval = 1.0 if workbook.kind == "google" else 0.2
     writer = OutboxWriter(
         store,
         workbook,
         min_interval=writer_interval if writer_interval is not None else default_interval,
         after_flush=lambda: _trim(workbook, config),
+        on_state=on_writer_state,
     )
     services = Services(
         settings=settings,
@@ -245,8 +260,11 @@ def build_services(
         writer=writer,
         secret=secret,
         api_token=token,
+        notifier=notifier,
     )
-    services.closers.extend([store.close, workbook.close, registry.close, engine.close, writer.stop])
+    services.closers.extend(
+        [store.close, workbook.close, registry.close, lambda: notifier.close(timeout=10), engine.close, writer.stop]
+    )
     return services
 
 

@@ -1,0 +1,52 @@
+"""Helpers for benchmarks: start the real server process on a free loopback port with a fresh data dir."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+SECRET = "bench-secret-0123456789"
+TOKEN = "bench-token-0123456789"
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(data_dir: Path, *, port: int | None = None, threads: int = 8, env: dict[str, str] | None = None
+                 ) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``python -m bot serve`` (gunicorn) and wait for /health; returns (process, base URL)."""
+    port = port or free_port()
+    full_env = {**os.environ, "BOT_DATA_DIR": str(data_dir), "WEBHOOK_SECRET": SECRET, "BOT_API_TOKEN": TOKEN,
+                "LOG_LEVEL": "WARNING", **(env or {})}
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "bot", "serve", "--port", str(port), "--threads", str(threads)], env=full_env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "/health", timeout=1).status_code == 200:
+                return process, url
+        except requests.RequestException:
+            time.sleep(0.1)
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+    process.kill()
+    raise RuntimeError("server did not start within 60 s")
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile of ``values`` (pct in 0..100)."""
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
