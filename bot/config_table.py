@@ -26,6 +26,7 @@ from bot.domain import (
     normalise_timeframe,
     parse_bool,
     parse_decimal,
+    parse_trading_hours,
     utc_now,
 )
 from bot.errors import BotError, ConfigError
@@ -181,7 +182,13 @@ def parse_row(record: dict[str, str], row_number: int) -> ConfigRow:
         extended = parse_bool(cell("extended_hours"))
     except ValueError as exc:
         raise ConfigError(f"extended_hours: {exc}", field="extended_hours") from None
+    hours_text = cell("trading_hours")
+    try:
+        hours = parse_trading_hours(hours_text) if hours_text else None
+    except ValueError as exc:
+        raise ConfigError(f"trading_hours: {exc}", field="trading_hours") from None
     return ConfigRow(
+        trading_hours=hours,
         symbol=symbol,  # type: ignore[arg-type]
         timeframe=timeframe,  # type: ignore[arg-type]
         position_size=size,  # type: ignore[arg-type]

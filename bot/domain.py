@@ -391,6 +391,71 @@ class SlotKey:
         return f"{self.symbol} {self.timeframe}"
 
 
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS_RE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+
+
+@dataclass(frozen=True)
+class TradingHours:
+    """A daily window for entries: ``start``–``end`` minutes after midnight in ``zone``, on ``days``.
+
+    ``days`` holds weekday numbers (Monday = 0). A window whose end is before its start spans midnight.
+    """
+
+    start: int
+    end: int
+    zone: str = "America/New_York"
+    days: frozenset[int] = frozenset(range(7))
+
+    def contains(self, moment: datetime) -> bool:
+        """True when ``moment`` (tz-aware) falls inside the window."""
+        from zoneinfo import ZoneInfo
+
+        local = moment.astimezone(ZoneInfo(self.zone))
+        minute = local.hour * 60 + local.minute
+        if self.start <= self.end:
+            return local.weekday() in self.days and self.start <= minute < self.end
+        if minute >= self.start:
+            return local.weekday() in self.days
+        return minute < self.end and (local.weekday() - 1) % 7 in self.days
+
+
+def parse_trading_hours(raw: str) -> TradingHours:
+    """``"09:30-16:00 [Zone/Name] [Mon-Fri]"`` to :class:`TradingHours` (tokens in any order).
+
+    Raises:
+        ValueError: naming the token that is not a window, a zone or a day range.
+    """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    window: tuple[int, int] | None = None
+    zone, days = "America/New_York", frozenset(range(7))
+    for token in raw.split():
+        match = _HOURS_RE.match(token)
+        if match:
+            h1, m1, h2, m2 = (int(g) for g in match.groups())
+            if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59:
+                raise ValueError(f"{token!r} is not a time window (HH:MM-HH:MM)")
+            window = (h1 * 60 + m1, h2 * 60 + m2)
+        elif "/" in token or token.upper() == "UTC":
+            try:
+                ZoneInfo(token)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"{token!r} is not a time zone") from None
+            zone = token
+        elif token.lower()[:3] in _DAYS:
+            first, _, last = token.lower().partition("-")
+            if first[:3] not in _DAYS or (last and last[:3] not in _DAYS):
+                raise ValueError(f"{token!r} is not a day range such as Mon-Fri")
+            a, b = _DAYS.index(first[:3]), _DAYS.index((last or first)[:3])
+            days = frozenset(range(a, b + 1)) if a <= b else frozenset([*range(a, 7), *range(0, b + 1)])
+        else:
+            raise ValueError(f"{token!r} is not a window, a time zone or a day range")
+    if window is None:
+        raise ValueError(f"{raw!r} has no window such as 09:30-16:00")
+    return TradingHours(start=window[0], end=window[1], zone=zone, days=days)
+
+
 @dataclass(frozen=True)
 class ConfigRow:
     """One valid Config row (a slot's trading rules).
@@ -414,6 +479,7 @@ class ConfigRow:
     strategy: str = ""
     max_position_usd: Decimal | None = None
     extended_hours: bool = False
+    trading_hours: TradingHours | None = None
 
     @property
     def key(self) -> SlotKey:

@@ -15,20 +15,22 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Connection
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from bot.alerts import check_secret, parse_body, parse_signal, redacted_body
@@ -49,9 +51,39 @@ from bot.domain import (
     utc_now,
 )
 from bot.errors import AlertRejected, BotError, BrokerRejected, ConfigError, TemporaryError
+from bot.positions import SlotState, apply_fill
+from bot.risk import Exposure, entry_block_reason
+from bot.sheet_rows import fmt_time, last_signal_text, order_row, signal_row
 from bot.sizing import SizingError, entry_size
-from bot.state.models import FillRecord, OrderRecord, SignalRecord, SlotRecord
+from bot.state.models import FillRecord, Meta, OrderRecord, OutboxRecord, SignalRecord, SlotRecord
 from bot.state.store import StateStore
+
+SIGNALS = SignalRecord.__table__
+ORDERS = OrderRecord.__table__
+FILLS = FillRecord.__table__
+SLOTS = SlotRecord.__table__
+OUTBOX = OutboxRecord.__table__
+META = Meta.__table__
+
+# Statements built once: executing them with parameter dicts skips per-call statement construction.
+INS_SIGNAL = insert(SIGNALS)
+INS_ORDER = insert(ORDERS)
+INS_FILLS = insert(FILLS)
+INS_OUTBOX = insert(OUTBOX)
+INS_SLOT = insert(SLOTS)
+SEL_SLOT = select(SLOTS.c.qty, SLOTS.c.avg_price, SLOTS.c.last_exit_at).where(
+    SLOTS.c.symbol == bindparam("k_symbol"), SLOTS.c.timeframe == bindparam("k_timeframe")
+)
+UPD_SLOT = update(SLOTS).where(SLOTS.c.symbol == bindparam("k_symbol"), SLOTS.c.timeframe == bindparam("k_timeframe"))
+SEL_DUPLICATE = (
+    select(SIGNALS.c.id)
+    .where(
+        SIGNALS.c.alert_key == bindparam("k_key"),
+        SIGNALS.c.received_at >= bindparam("k_since", type_=SIGNALS.c.received_at.type),
+        SIGNALS.c.result.not_in(("rejected", "duplicate")),
+    )
+    .limit(1)
+)
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +258,14 @@ class Engine:
         self._locks = StripedLocks()
         self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="broker")
         self.last_signal_at: datetime | None = None
+        self._order_times: deque[float] = deque(maxlen=100_000)
+        self._loss_block_day: date | None = None
+        self._resumed_day: date | None = None
+        with store.engine.begin() as conn:
+            paused = conn.execute(select(META.c.value).where(META.c.key == "paused")).scalar()
+            if paused is None:
+                conn.execute(insert(META).values(key="paused", value=""))
+        self.paused = bool(paused)
 
     # -- entry point --------------------------------------------------------------------------
 
@@ -273,7 +313,7 @@ class Engine:
         assert self.config is not None, "engine.config must be wired before handling alerts"
         snapshot = self.config.get()
         runtime = snapshot.runtime
-        base = {
+        base: dict[str, Any] = {
             "action": signal.action.value,
             "symbol": signal.symbol,
             "timeframe": signal.timeframe,
@@ -284,58 +324,34 @@ class Engine:
         }
 
         def finish(
-            result: str,
-            reason: str,
-            *,
-            status: RowStatus | None = None,
-            row: bool = True,
-            note_only: bool = False,
-            http: int = 200,
-            extra: dict[str, Any] | None = None,
+            result: str, reason: str, *, status: RowStatus | None = None, row: bool = True, note_only: bool = False
         ) -> tuple[Reply, bool]:
-            latency = _ms(started)
-            with self.store.session() as s:
-                record = self._new_signal(s, signal, payload, received_at, replay)
-                record.result, record.reason = result, reason
-                record.row_status = status.value if status else ""
-                record.latency_ms = latency
-                s.flush()
-                self._enqueue_signal_row(s, record)
-                if row and (status or note_only):
-                    values = {"Note": reason, "Last Signal": self._last_signal_text(signal, received_at)}
-                    if status:
-                        values["Order Status"] = status.value
-                    self._enqueue_row(s, signal.key, values)
+            config_values = None
+            if row and (status or note_only):
+                config_values = {"Note": reason, "Last Signal": self._last_signal(signal, received_at)}
+                if status:
+                    config_values["Order Status"] = status.value
+            self._journal_signal(signal, payload, received_at, replay, started, result, reason, status, config_values)
             body = {
                 **base,
                 "status": result if result in ("success", "duplicate") else "skipped",
                 "order_status": status.value if status else None,
                 "reason": reason,
-                **(extra or {}),
             }
-            return Reply(http, body), False
+            return Reply(200, body), False
 
-        # duplicates: same id within alert_id_window, or same body within duplicate_window
-        window = runtime.alert_id_window_seconds if signal.alert_id else runtime.duplicate_window_seconds
-        if window > 0:
-            since = received_at - timedelta(seconds=window)
-            with self.store.session() as s:
-                first = s.scalar(
-                    select(SignalRecord.id)
-                    .where(
-                        SignalRecord.alert_key == signal.alert_key,
-                        SignalRecord.received_at >= since,
-                        SignalRecord.result.not_in(("rejected", "duplicate")),
-                    )
-                    .limit(1)
-                )
-            if first is not None:
-                self._emit(
-                    "alert_rejected",
-                    f"duplicate alert ignored: {signal.action.value} {signal.key} (first was #{first})",
-                    signal,
-                )
-                return finish("duplicate", f"duplicate of signal #{first}", row=False)
+        first = self._duplicate_of(
+            signal,
+            received_at,
+            runtime.alert_id_window_seconds if signal.alert_id else runtime.duplicate_window_seconds,
+        )
+        if first is not None:
+            self._emit(
+                "alert_rejected",
+                f"duplicate alert ignored: {signal.action.value} {signal.key} (first was #{first})",
+                signal,
+            )
+            return finish("duplicate", f"duplicate of signal #{first}", row=False)
 
         row = snapshot.rows.get(signal.key)
         if row is None:
@@ -356,13 +372,14 @@ class Engine:
                 reason = f"stale alert: fired {age:.0f} s ago (max_alert_age_seconds {runtime.max_alert_age_seconds:g})"
                 self._emit("alert_rejected", f"{signal.key}: {reason}; not traded", signal)
                 return finish("rejected", reason, note_only=True)
-        if not runtime.trading_enabled:
-            self._emit(
-                "blocked",
-                f"{signal.key}: {signal.action.value} blocked by the kill switch (trading_enabled FALSE)",
-                signal,
+        if not runtime.trading_enabled or self.paused:
+            why = (
+                "kill switch: trading_enabled is FALSE"
+                if not runtime.trading_enabled
+                else "trading paused (POST /pause)"
             )
-            return finish("blocked", "kill switch: trading_enabled is FALSE", status=RowStatus.BLOCKED)
+            self._emit("blocked", f"{signal.key}: {signal.action.value} blocked; {why}", signal)
+            return finish("blocked", why, status=RowStatus.BLOCKED)
         try:
             broker = self.brokers.get(row.broker)
         except ConfigError as exc:
@@ -371,19 +388,16 @@ class Engine:
         if replay and broker.live:
             return Reply(409, {"error": "replay is accepted only by the paper broker"}), False
 
-        with self.store.session() as s:
-            slot = self.store.slot(s, signal.key)
-            assert slot is not None
-            slot_qty = slot.qty
+        slot = self.read_slot(signal.key)
         try:
             instrument = broker.instrument(signal.symbol)
         except (BrokerRejected, TemporaryError) as exc:
             return finish("failed", f"instrument lookup failed: {exc}", status=RowStatus.FAILED)
-        decision = decide(signal.action, slot_qty=slot_qty, direction=row.direction, shortable=instrument.shortable)
+        decision = decide(signal.action, slot_qty=slot.qty, direction=row.direction, shortable=instrument.shortable)
         if decision.skip_status is not None:
             return finish("skipped", decision.reason, status=decision.skip_status)
 
-        # size the opening leg
+        # size the opening leg; risk limits apply to entries only (exits are always allowed)
         notes: list[str] = []
         open_qty = ZERO
         price = signal.price
@@ -409,55 +423,27 @@ class Engine:
                 )
                 open_qty = size.qty
                 notes.extend(size.notes)
+                signed_entry = open_qty if decision.open_side is PositionSide.LONG else -open_qty
+                blocked = self._entry_blocked(row, runtime, slot, signed_entry - slot.qty, price, broker)
             except (SizingError, BrokerRejected, TemporaryError) as exc:
                 if not decision.close_qty:
                     self._emit("order_failed", f"{signal.key}: {signal.action.value} not placed: {exc}", signal)
                     return finish("failed", str(exc), status=RowStatus.FAILED)
                 notes.append(f"entry skipped: {exc}")
-                decision = Decision(close_qty=decision.close_qty)
+                decision, open_qty, blocked = Decision(close_qty=decision.close_qty), ZERO, None
+            if blocked:
+                if not decision.close_qty:
+                    self._emit("blocked", f"{signal.key}: {signal.action.value} blocked: {blocked}", signal)
+                    return finish("blocked", blocked, status=RowStatus.BLOCKED)
+                notes.append(f"entry blocked: {blocked}")
+                decision, open_qty = Decision(close_qty=decision.close_qty), ZERO
         total = decision.close_qty + open_qty
-        closing_long = slot_qty > 0
-        side = Side.SELL if (closing_long or decision.open_side is PositionSide.SHORT) else Side.BUY
+        side = Side.SELL if (slot.qty > 0 or decision.open_side is PositionSide.SHORT) else Side.BUY
         ref_price = price if price is not None else signal.price
-
-        # record the alert and the order intent (durable) before sending
-        with self.store.session() as s:
-            record = self._new_signal(s, signal, payload, received_at, replay)
-            s.flush()
-            client_order_id = (
-                f"tv{self.store.instance}-{record.id}-{hashlib.sha256(signal.alert_key.encode()).hexdigest()[:8]}"
-            )
-            order = OrderRecord(
-                signal_id=record.id,
-                client_order_id=client_order_id,
-                broker=broker.name,
-                symbol=signal.symbol,
-                timeframe=signal.timeframe,
-                side=side.value,
-                qty=total,
-                ref_price=ref_price,
-                notional=(total * ref_price) if ref_price is not None else None,
-                reduce_only=decision.open_side is None,
-                state=OrderState.PENDING.value,
-                created_at=utc_now(),
-                updated_at=utc_now(),
-                purpose=decision.purpose,
-                stop_loss_pct=row.stop_loss_pct,
-                reason="; ".join(notes),
-                replay_time=signal.fired_at if replay else None,
-            )
-            s.add(order)
-            s.flush()
-            order_pk, signal_pk = order.id, record.id
-            self._enqueue_row(
-                s,
-                signal.key,
-                {
-                    "Order Status": RowStatus.ORDER_SUBMITTED.value,
-                    "Last Signal": self._last_signal_text(signal, received_at),
-                    "Note": "; ".join(notes),
-                },
-            )
+        client_order_id = (
+            f"tv{self.store.instance}-{hashlib.sha256(signal.alert_key.encode()).hexdigest()[:8]}-"
+            f"{secrets.token_hex(5)}"
+        )
         request = OrderRequest(
             client_order_id=client_order_id,
             symbol=signal.symbol,
@@ -472,57 +458,271 @@ class Engine:
             extended_hours=row.extended_hours,
             fill_time=signal.fired_at if replay else None,
         )
+        order_values = {
+            "client_order_id": client_order_id,
+            "broker": broker.name,
+            "symbol": signal.symbol,
+            "timeframe": signal.timeframe,
+            "side": side.value,
+            "qty": total,
+            "ref_price": ref_price,
+            "notional": (total * ref_price) if ref_price is not None else None,
+            "reduce_only": decision.open_side is None,
+            "purpose": decision.purpose,
+            "stop_loss_pct": row.stop_loss_pct,
+            "reason": "; ".join(notes),
+            "replay_time": signal.fired_at if replay else None,
+        }
         base.update({"order_id": client_order_id, "client_order_id": client_order_id, "qty": format_decimal(total)})
-
-        def complete() -> dict[str, Any]:
-            try:
-                return self._submit(broker, request, order_pk, signal_pk, started, row)
-            finally:
-                self._locks.release(stripes)
-
+        self._order_times.append(time.monotonic())
         if getattr(broker, "inline", False):
-            # the paper broker answers in microseconds: no thread hop on the hot path
-            try:
-                outcome = self._submit(broker, request, order_pk, signal_pk, started, row)
-            except BaseException:
-                raise
+            # the paper venue lives in the state DB: alert, order, fill and slot commit in one unit
+            outcome = self._paper_order(broker, request, signal, payload, received_at, replay, started, order_values)
             return Reply(200, {**base, **outcome}), False
-        future: Future[dict[str, Any]] = self._executor.submit(complete)
+        order_pk, signal_pk = self._record_intent(signal, payload, received_at, replay, order_values)
+
+        future: Future[dict[str, Any]] = self._executor.submit(
+            self._submit, broker, request, order_pk, signal_pk, started
+        )
         try:
             outcome = future.result(timeout=runtime.broker_reply_deadline_seconds)
         except FutureTimeout:
-            return Reply(
-                202,
-                {
-                    **base,
-                    "status": "success",
-                    "order_status": RowStatus.ORDER_SUBMITTED.value,
-                    "reason": "broker is slow; the order continues in the background",
-                },
-            ), True
-        return Reply(200, {**base, **outcome}), True
+            # the symbol stays locked until the venue answers: the next alert sees the final slot
+            future.add_done_callback(lambda _done: self._locks.release(stripes))
+            reply = {
+                **base,
+                "status": "success",
+                "order_status": RowStatus.ORDER_SUBMITTED.value,
+                "reason": "broker is slow; the order continues in the background",
+            }
+            return Reply(202, reply), True
+        return Reply(200, {**base, **outcome}), False
+
+    # -- journal units (one transaction each, group-committed) -------------------------------------
+
+    def _signal_values(
+        self, signal: Signal, payload: dict[str, Any], received_at: datetime, replay: bool
+    ) -> dict[str, Any]:
+        return {
+            "received_at": received_at,
+            "alert_key": signal.alert_key,
+            "alert_id": signal.alert_id,
+            "action": signal.action.value,
+            "symbol": signal.symbol,
+            "timeframe": signal.timeframe,
+            "price": signal.price,
+            "quantity": signal.quantity,
+            "strategy": signal.strategy,
+            "fired_at": signal.fired_at,
+            "body": redacted_body(payload),
+            "replay": replay,
+        }
+
+    def _journal_signal(
+        self,
+        signal: Signal,
+        payload: dict[str, Any],
+        received_at: datetime,
+        replay: bool,
+        started: float,
+        result: str,
+        reason: str,
+        status: RowStatus | None,
+        config_values: dict[str, str] | None,
+    ) -> None:
+        values = {
+            **self._signal_values(signal, payload, received_at, replay),
+            "result": result,
+            "reason": reason,
+            "row_status": status.value if status else "",
+        }
+
+        def unit(conn: Connection) -> None:
+            values["latency_ms"] = _ms(started)
+            signal_pk = conn.execute(INS_SIGNAL, values).inserted_primary_key[0]
+            outbox = [self._signal_outbox(signal_pk, values)]
+            if config_values is not None:
+                outbox.append(self._config_outbox(signal.key, config_values))
+            conn.execute(INS_OUTBOX, outbox)
+
+        self.store.journal.run(unit)
+
+    def _record_rejected(
+        self, payload: dict[str, Any], exc: AlertRejected, received_at: datetime, started: float
+    ) -> None:
+        values = {
+            "received_at": received_at,
+            "result": "rejected",
+            "reason": str(exc)[:500],
+            "action": _cell_text(payload.get("action")),
+            "symbol": _cell_text(payload.get("symbol", payload.get("ticker"))),
+            "timeframe": _cell_text(payload.get("timeframe", payload.get("interval"))),
+            "alert_id": _cell_text(payload.get("id")),
+            "body": redacted_body(payload) if payload else "",
+        }
+
+        def unit(conn: Connection) -> None:
+            values["latency_ms"] = _ms(started)
+            signal_pk = conn.execute(INS_SIGNAL, values).inserted_primary_key[0]
+            conn.execute(INS_OUTBOX, [self._signal_outbox(signal_pk, values)])
+
+        try:
+            self.store.journal.run(unit)
+        except TemporaryError as err:
+            log.error("could not record rejected alert: %s", err)
+
+    def _paper_order(
+        self,
+        broker: Any,
+        request: OrderRequest,
+        signal: Signal,
+        payload: dict[str, Any],
+        received_at: datetime,
+        replay: bool,
+        started: float,
+        order_values: dict[str, Any],
+    ) -> dict[str, Any]:
+        """One unit: the paper venue fills, and alert, order, fill, slot and outbox rows commit together."""
+        key = signal.key
+
+        def unit(conn: Connection) -> tuple[RowStatus, str, SlotState]:
+            now = utc_now()
+            try:
+                result = broker.execute(conn, request)
+            except BrokerRejected as exc:
+                result = OrderUpdate(broker_order_id="", state=OrderState.REJECTED, reason=str(exc))
+            slot = self._slot_from_db(conn, key)
+            fills = []
+            for fill in result.fills:
+                slot, realised = apply_fill(slot, request.side, fill.qty, fill.price, fill.fee, fill.filled_at)
+                fills.append(
+                    {
+                        "broker_fill_id": fill.fill_id,
+                        "symbol": key.symbol,
+                        "timeframe": key.timeframe,
+                        "side": request.side.value,
+                        "qty": fill.qty,
+                        "price": fill.price,
+                        "fee": fill.fee,
+                        "filled_at": fill.filled_at,
+                        "realised_pnl": realised,
+                    }
+                )
+            status = _row_status(result.state, result.filled_qty, slot.qty)
+            reason = "; ".join(p for p in (order_values["reason"], result.reason) if p)
+            submitted_ms = _ms(started)
+            signal_values = {
+                **self._signal_values(signal, payload, received_at, replay),
+                "result": "failed" if status is RowStatus.FAILED else "success",
+                "reason": reason,
+                "row_status": status.value,
+                "order_id": result.broker_order_id or request.client_order_id,
+                "submitted_ms": submitted_ms,
+                "latency_ms": submitted_ms,
+                "filled_ms": submitted_ms if result.state is OrderState.FILLED else None,
+            }
+            signal_pk = conn.execute(INS_SIGNAL, signal_values).inserted_primary_key[0]
+            order = {
+                **order_values,
+                "signal_id": signal_pk,
+                "broker_order_id": result.broker_order_id,
+                "state": result.state.value,
+                "filled_qty": result.filled_qty,
+                "filled_avg_price": result.filled_avg_price,
+                "fees": sum((f["fee"] for f in fills), start=ZERO),
+                "created_at": now,
+                "submitted_at": now,
+                "updated_at": now,
+                "reason": reason,
+                "filled_at": max((f["filled_at"] for f in fills), default=None),
+            }
+            order_pk = conn.execute(INS_ORDER, order).inserted_primary_key[0]
+            if fills:
+                conn.execute(INS_FILLS, [{**f, "order_id": order_pk} for f in fills])
+                self._write_slot(conn, key, broker.name, slot)
+            conn.execute(
+                insert(OUTBOX),
+                [
+                    self._signal_outbox(signal_pk, signal_values),
+                    self._order_outbox(order),
+                    self._config_outbox(
+                        key,
+                        {
+                            "Order Status": status.value,
+                            "Position": format_decimal(slot.qty),
+                            "Last Order ID": order["broker_order_id"] or request.client_order_id,
+                            "Last Signal": self._last_signal(signal, received_at),
+                            "Note": reason,
+                        },
+                    ),
+                ],
+            )
+            return status, reason, slot
+
+        status, reason, slot = self.store.journal.run(unit)
+        self._after_order(key, status, request, reason, slot)
+        return {
+            "status": "failed" if status is RowStatus.FAILED else "success",
+            "order_status": status.value,
+            "reason": reason,
+            "order_id": f"paper-{request.client_order_id}"
+            if status is not RowStatus.FAILED
+            else request.client_order_id,
+        }
+
+    def _record_intent(
+        self, signal: Signal, payload: dict[str, Any], received_at: datetime, replay: bool, order_values: dict[str, Any]
+    ) -> tuple[int, int]:
+        """Commit the alert and the order intent (state pending) before the order is sent to a venue."""
+
+        def unit(conn: Connection) -> tuple[int, int]:
+            now = utc_now()
+            values = self._signal_values(signal, payload, received_at, replay)
+            signal_pk = conn.execute(INS_SIGNAL, values).inserted_primary_key[0]
+            order = {
+                **order_values,
+                "signal_id": signal_pk,
+                "state": OrderState.PENDING.value,
+                "created_at": now,
+                "updated_at": now,
+            }
+            order_pk = conn.execute(INS_ORDER, order).inserted_primary_key[0]
+            conn.execute(
+                insert(OUTBOX),
+                [
+                    self._config_outbox(
+                        signal.key,
+                        {
+                            "Order Status": RowStatus.ORDER_SUBMITTED.value,
+                            "Last Signal": self._last_signal(signal, received_at),
+                            "Note": order_values["reason"],
+                        },
+                    )
+                ],
+            )
+            return order_pk, signal_pk
+
+        return self.store.journal.run(unit)
 
     def _submit(
-        self, broker: Broker, request: OrderRequest, order_pk: int, signal_pk: int, started: float, row: ConfigRow
+        self, broker: Broker, request: OrderRequest, order_pk: int, signal_pk: int, started: float
     ) -> dict[str, Any]:
         """Send the order (retrying temporary errors with the same client order id) and record the result."""
         try:
-            update = self._send_with_retry(broker, request)
+            result = self._send_with_retry(broker, request)
         except BrokerRejected as exc:
-            update = OrderUpdate(broker_order_id="", state=OrderState.REJECTED, reason=str(exc))
+            result = OrderUpdate(broker_order_id="", state=OrderState.REJECTED, reason=str(exc))
         except TemporaryError as exc:
             # unknown whether the venue got it: keep it pending; the tracker asks by client_order_id
-            update = OrderUpdate(broker_order_id="", state=OrderState.PENDING, reason=f"broker unreachable: {exc}")
+            result = OrderUpdate(broker_order_id="", state=OrderState.PENDING, reason=f"broker unreachable: {exc}")
         submitted_ms = _ms(started)
-        status = self.apply_update(order_pk, update, signal_pk=signal_pk, started=started, submitted_ms=submitted_ms)
-        result = "failed" if status is RowStatus.FAILED else "success"
+        status = self.apply_update(order_pk, result, signal_pk=signal_pk, started=started, submitted_ms=submitted_ms)
         with self.store.session() as s:
             order = s.get(OrderRecord, order_pk)
             assert order is not None
-            reason = order.reason
-            broker_id = order.broker_order_id
+            reason, broker_id = order.reason, order.broker_order_id
         return {
-            "status": result,
+            "status": "failed" if status is RowStatus.FAILED else "success",
             "order_status": status.value,
             "reason": reason,
             "order_id": broker_id or request.client_order_id,
@@ -560,11 +760,13 @@ class Engine:
             order = s.get(OrderRecord, order_pk)
             assert order is not None
             key = SlotKey(order.symbol, order.timeframe)
-            slot = self.store.slot(s, key)
-            assert slot is not None
+            record = self.store.slot(s, key)
+            assert record is not None
+            slot = SlotState(record.qty, record.avg_price, record.last_exit_at)
             known = set(s.scalars(select(FillRecord.broker_fill_id).where(FillRecord.order_id == order.id)))
             new_fills = [f for f in update.fills if f.fill_id not in known]
             for fill in new_fills:
+                slot, realised = apply_fill(slot, Side(order.side), fill.qty, fill.price, fill.fee, fill.filled_at)
                 s.add(
                     FillRecord(
                         order_id=order.id,
@@ -576,10 +778,12 @@ class Engine:
                         price=fill.price,
                         fee=fill.fee,
                         filled_at=fill.filled_at,
+                        realised_pnl=realised,
                     )
                 )
-                _move_slot(slot, Side(order.side), fill.qty, fill.price, fill.filled_at)
                 order.fees = order.fees + fill.fee
+            record.qty, record.avg_price, record.last_exit_at = slot.qty, slot.avg_price, slot.last_exit_at
+            record.broker, record.updated_at = order.broker, now
             if update.broker_order_id:
                 order.broker_order_id = update.broker_order_id
             order.state = update.state.value
@@ -590,13 +794,13 @@ class Engine:
                 order.filled_at = max(f.filled_at for f in new_fills)
             if order.submitted_at is None and update.state is not OrderState.PENDING:
                 order.submitted_at = now
-            if update.reason:
+            if update.reason and update.reason not in order.reason:
                 order.reason = "; ".join(p for p in (order.reason, update.reason) if p)
             order.updated_at = now
-            status = _row_status(update.state, order.filled_qty, slot.qty, order.qty)
-            note = order.reason if status in (RowStatus.FAILED, RowStatus.QUEUED) or order.reason else ""
+            status = _row_status(update.state, order.filled_qty, slot.qty)
+            note = order.reason
             if update.state is OrderState.QUEUED and update.eligible_at:
-                note = f"market closed: eligible {self._fmt_time(update.eligible_at)}"
+                note = f"market closed: eligible {fmt_time(update.eligible_at, self._zone)}"
             signal = s.get(SignalRecord, signal_pk or order.signal_id) if (signal_pk or order.signal_id) else None
             if signal is not None:
                 signal.result = "failed" if status is RowStatus.FAILED else "success"
@@ -608,26 +812,30 @@ class Engine:
                     signal.latency_ms = submitted_ms
                 if started is not None and update.state is OrderState.FILLED:
                     signal.filled_ms = _ms(started)
-                self._enqueue_signal_row(s, signal)
-            self._enqueue_row(
-                s,
-                key,
-                {
-                    "Order Status": status.value,
-                    "Position": format_decimal(slot.qty),
-                    "Last Order ID": order.broker_order_id or order.client_order_id,
-                    "Note": note,
-                },
+                s.add(OutboxRecord(**self._signal_outbox(signal.id, signal.__dict__)))
+            s.add(
+                OutboxRecord(
+                    **self._config_outbox(
+                        key,
+                        {
+                            "Order Status": status.value,
+                            "Position": format_decimal(slot.qty),
+                            "Last Order ID": order.broker_order_id or order.client_order_id,
+                            "Note": note,
+                        },
+                    )
+                )
             )
-            self._enqueue_order_row(s, order)
-            symbol_text = f"{order.side} {format_decimal(order.filled_qty)} {order.symbol} ({order.timeframe})"
+            s.add(OutboxRecord(**self._order_outbox({c.name: getattr(order, c.name) for c in ORDERS.columns})))
+            request_side, request_qty = order.side, order.qty
+            filled_text = f"{order.side} {format_decimal(order.filled_qty)} {key}"
+            avg = format_decimal(order.filled_avg_price)
         if status is RowStatus.FAILED:
             self._emit_raw(
-                "order_failed", f"order failed: {order.side} {format_decimal(order.qty)} {key}: {order.reason}", key
+                "order_failed", f"order failed: {request_side} {format_decimal(request_qty)} {key}: {order.reason}", key
             )
         elif update.state is OrderState.FILLED and new_fills:
-            avg = format_decimal(order.filled_avg_price)
-            self._emit_raw("order_filled", f"filled: {symbol_text} @ {avg}; position {format_decimal(slot.qty)}", key)
+            self._emit_raw("order_filled", f"filled: {filled_text} @ {avg}; position {format_decimal(slot.qty)}", key)
         return status
 
     def open_order_details(self) -> list[tuple[int, str, str, datetime, str]]:
@@ -661,7 +869,7 @@ class Engine:
             )
             for signal in orphans:
                 signal.result, signal.reason = "failed", "bot restarted before acting on this alert; not traded"
-                self._enqueue_signal_row(s, signal)
+                s.add(OutboxRecord(**self._signal_outbox(signal.id, signal.__dict__)))
                 counts["signals_marked"] += 1
         for order in pending:
             try:
@@ -728,101 +936,160 @@ class Engine:
             return
         with self.store.session() as s:
             for key, values in writes:
-                values["Last Updated"] = self._fmt_time(utc_now())
-                self.store.enqueue(s, "write", "Config", {k: safe_cell(v) for k, v in values.items()}, key)
+                s.add(OutboxRecord(**self._config_outbox(SlotKey(*key), values)))
 
-    # -- helpers ---------------------------------------------------------------------------------
+    # -- reads and small helpers ----------------------------------------------------------------
 
-    def _record_rejected(
-        self, payload: dict[str, Any], exc: AlertRejected, received_at: datetime, started: float
+    def _duplicate_of(self, signal: Signal, received_at: datetime, window: float) -> int | None:
+        """Id of an earlier accepted signal with the same alert key within ``window`` seconds, else None."""
+        if window <= 0:
+            return None
+        since = received_at - timedelta(seconds=window)
+        with self.store.reader.connect() as conn:
+            return conn.execute(SEL_DUPLICATE, {"k_key": signal.alert_key, "k_since": since}).scalar()
+
+    def read_slot(self, key: SlotKey) -> SlotState:
+        """The committed state of slot ``key`` (flat when never traded)."""
+        with self.store.reader.connect() as conn:
+            return self._slot_from_db(conn, key)
+
+    @staticmethod
+    def _slot_from_db(conn: Connection, key: SlotKey) -> SlotState:
+        row = conn.execute(SEL_SLOT, {"k_symbol": key.symbol, "k_timeframe": key.timeframe}).first()
+        return SlotState(row.qty, row.avg_price, row.last_exit_at) if row is not None else SlotState()
+
+    @staticmethod
+    def _write_slot(conn: Connection, key: SlotKey, broker: str, slot: SlotState) -> None:
+        values = {
+            "qty": slot.qty,
+            "avg_price": slot.avg_price,
+            "last_exit_at": slot.last_exit_at,
+            "updated_at": utc_now(),
+            "broker": broker,
+        }
+        changed = conn.execute(UPD_SLOT, {**values, "k_symbol": key.symbol, "k_timeframe": key.timeframe}).rowcount
+        if not changed:
+            conn.execute(INS_SLOT, {**values, "symbol": key.symbol, "timeframe": key.timeframe})
+
+    def _entry_blocked(
+        self, row: ConfigRow, runtime: Any, slot: SlotState, delta: Decimal, price: Decimal, broker: Broker
+    ) -> str | None:
+        """Reason the entry (changing the symbol's net qty by ``delta``) is blocked by a risk limit, or None."""
+        needs_db = runtime.max_symbol_notional_usd or runtime.max_open_positions or runtime.max_daily_loss_usd
+        symbol_qty, open_slots, daily = ZERO, 0, None
+        if needs_db:
+            with self.store.reader.connect() as conn:
+                slots = conn.execute(select(SLOTS.c.symbol, SLOTS.c.qty, SLOTS.c.avg_price)).all()
+                symbol_qty = sum((r.qty for r in slots if r.symbol == row.symbol), start=ZERO)
+                open_slots = sum(1 for r in slots if r.qty != 0)
+                if runtime.max_daily_loss_usd:
+                    daily = self._daily_pnl(conn, slots, broker)
+        now_mono = time.monotonic()
+        while self._order_times and now_mono - self._order_times[0] >= 60:
+            self._order_times.popleft()
+        today = utc_now().astimezone(self._zone).date()
+        exposure = Exposure(
+            symbol_qty=symbol_qty,
+            open_slots=open_slots,
+            orders_last_minute=len(self._order_times),
+            daily_pnl=daily,
+            slot_last_exit_at=slot.last_exit_at,
+        )
+        reason = entry_block_reason(
+            row=row,
+            runtime=runtime,
+            exposure=exposure,
+            entry_delta=delta,
+            slot_was_flat=slot.qty == 0,
+            price=price,
+            now=utc_now(),
+            loss_block_active=self._loss_block_day == today and self._resumed_day != today,
+        )
+        if reason and reason.startswith("daily loss") and self._loss_block_day != today:
+            self._loss_block_day = today
+        return reason
+
+    def _daily_pnl(self, conn: Connection, slots: list[Any], broker: Broker) -> Decimal:
+        """Today's realised P&L (fills since local midnight) plus unrealised P&L at the venue's last prices."""
+        midnight = datetime.combine(utc_now().astimezone(self._zone).date(), datetime.min.time(), self._zone)
+        realised = sum(
+            (r for (r,) in conn.execute(select(FILLS.c.realised_pnl).where(FILLS.c.filled_at >= midnight))), start=ZERO
+        )
+        unrealised = ZERO
+        for slot in slots:
+            if slot.qty != 0 and slot.avg_price is not None:
+                last = broker.last_price(slot.symbol)
+                if last is not None:
+                    unrealised += (last - slot.avg_price) * slot.qty
+        return realised + unrealised
+
+    def pause(self, paused: bool) -> None:
+        """Pause (no orders, signals answered BLOCKED) or resume trading; resume also lifts today's loss block."""
+        self.paused = paused
+        if not paused:
+            self._resumed_day = utc_now().astimezone(self._zone).date()
+        with self.store.engine.begin() as conn:
+            conn.execute(update(META).where(META.c.key == "paused").values(value="1" if paused else ""))
+
+    def _after_order(
+        self, key: SlotKey, status: RowStatus, request: OrderRequest, reason: str, slot: SlotState
     ) -> None:
-        try:
-            with self.store.session() as s:
-                record = SignalRecord(
-                    received_at=received_at,
-                    result="rejected",
-                    reason=str(exc)[:500],
-                    action=_cell_text(payload.get("action")),
-                    symbol=_cell_text(payload.get("symbol", payload.get("ticker"))),
-                    timeframe=_cell_text(payload.get("timeframe", payload.get("interval"))),
-                    alert_id=_cell_text(payload.get("id")),
-                    body=redacted_body(payload) if payload else "",
-                    latency_ms=_ms(started),
-                )
-                s.add(record)
-                s.flush()
-                self._enqueue_signal_row(s, record)
-        except TemporaryError as err:
-            log.error("could not record rejected alert: %s", err)
+        if status is RowStatus.FAILED:
+            self._emit_raw(
+                "order_failed", f"order failed: {request.side.value} {format_decimal(request.qty)} {key}: {reason}", key
+            )
+        elif status in (RowStatus.FILLED, RowStatus.WAITING):
+            self._emit_raw(
+                "order_filled",
+                f"filled: {request.side.value} {format_decimal(request.qty)} {key} @ "
+                f"{format_decimal(request.ref_price)}; position {format_decimal(slot.qty)}",
+                key,
+            )
 
-    def _new_signal(
-        self, s: Session, signal: Signal, payload: dict[str, Any], received_at: datetime, replay: bool
-    ) -> SignalRecord:
-        record = SignalRecord(
-            received_at=received_at,
-            alert_key=signal.alert_key,
-            alert_id=signal.alert_id,
-            action=signal.action.value,
-            symbol=signal.symbol,
-            timeframe=signal.timeframe,
-            price=signal.price,
-            quantity=signal.quantity,
-            strategy=signal.strategy,
-            fired_at=signal.fired_at,
-            body=redacted_body(payload),
-            replay=replay,
+    def _signal_outbox(self, signal_pk: int, values: dict[str, Any]) -> dict[str, Any]:
+        row = signal_row(
+            signal_id=signal_pk,
+            received_at=values["received_at"],
+            alert_id=values.get("alert_id", ""),
+            action=values.get("action", ""),
+            symbol=values.get("symbol", ""),
+            timeframe=values.get("timeframe", ""),
+            price=values.get("price"),
+            result=values.get("result", ""),
+            reason=values.get("reason", ""),
+            latency_ms=values.get("latency_ms"),
+            zone=self._zone,
         )
-        s.add(record)
-        return record
+        return self.store.outbox_row("upsert", "Signals", row, (str(signal_pk),))
 
-    def _enqueue_row(self, s: Session, key: SlotKey, values: dict[str, str]) -> None:
-        values = {**values, "Last Updated": self._fmt_time(utc_now())}
-        self.store.enqueue(
-            s, "write", "Config", {k: safe_cell(v) for k, v in values.items()}, (key.symbol, key.timeframe)
+    def _order_outbox(self, order: dict[str, Any]) -> dict[str, Any]:
+        row = order_row(
+            submitted_at=order.get("submitted_at") or order.get("created_at"),
+            broker_order_id=order.get("broker_order_id") or "",
+            client_order_id=order["client_order_id"],
+            broker=order["broker"],
+            symbol=order["symbol"],
+            timeframe=order["timeframe"],
+            side=order["side"],
+            qty=order["qty"],
+            notional=order.get("notional"),
+            state=order["state"],
+            filled_qty=order.get("filled_qty") or ZERO,
+            filled_avg_price=order.get("filled_avg_price"),
+            filled_at=order.get("filled_at"),
+            reason=order.get("reason") or "",
+            zone=self._zone,
+        )
+        return self.store.outbox_row("upsert", "Orders", row, (order["client_order_id"],))
+
+    def _config_outbox(self, key: SlotKey, values: dict[str, str]) -> dict[str, Any]:
+        cells = {**values, "Last Updated": fmt_time(utc_now(), self._zone)}
+        return self.store.outbox_row(
+            "write", "Config", {k: safe_cell(v) for k, v in cells.items()}, (key.symbol, key.timeframe)
         )
 
-    def _enqueue_signal_row(self, s: Session, record: SignalRecord) -> None:
-        row = {
-            "received_at": self._fmt_time(record.received_at),
-            "alert_id": record.alert_id,
-            "action": record.action,
-            "symbol": record.symbol,
-            "timeframe": record.timeframe,
-            "price": format_decimal(record.price),
-            "result": record.result,
-            "reason": record.reason,
-            "latency_ms": format_decimal(_round_ms(record.latency_ms)),
-            "signal_id": str(record.id),
-        }
-        self.store.enqueue(s, "upsert", "Signals", {k: safe_cell(v) for k, v in row.items()}, (str(record.id),))
-
-    def _enqueue_order_row(self, s: Session, order: OrderRecord) -> None:
-        row = {
-            "submitted_at": self._fmt_time(order.submitted_at or order.created_at),
-            "order_id": order.broker_order_id,
-            "client_order_id": order.client_order_id,
-            "broker": order.broker,
-            "symbol": order.symbol,
-            "timeframe": order.timeframe,
-            "side": order.side,
-            "qty": format_decimal(order.qty),
-            "notional": format_decimal(
-                order.notional.quantize(Decimal("0.01")) if order.notional is not None else None
-            ),
-            "status": order.state,
-            "filled_qty": format_decimal(order.filled_qty),
-            "filled_avg_price": format_decimal(order.filled_avg_price),
-            "filled_at": self._fmt_time(order.filled_at) if order.filled_at else "",
-            "reason": order.reason,
-        }
-        self.store.enqueue(s, "upsert", "Orders", {k: safe_cell(v) for k, v in row.items()}, (order.client_order_id,))
-
-    def _last_signal_text(self, signal: Signal, received_at: datetime) -> str:
-        price = f" @ {format_decimal(signal.price)}" if signal.price is not None else ""
-        return f"{signal.action.value}{price} {self._fmt_time(signal.fired_at or received_at)}"
-
-    def _fmt_time(self, value: datetime) -> str:
-        return value.astimezone(self._zone).strftime("%Y-%m-%d %H:%M:%S")
+    def _last_signal(self, signal: Signal, received_at: datetime) -> str:
+        return last_signal_text(signal.action.value, signal.price, signal.fired_at or received_at, self._zone)
 
     def _emit(self, kind: str, text: str, signal: Signal) -> None:
         self._emit_raw(kind, text, signal.key)
@@ -849,25 +1116,7 @@ class Engine:
         self._executor.shutdown(wait=True)
 
 
-def _move_slot(slot: SlotRecord, side: Side, qty: Decimal, price: Decimal, at: datetime) -> None:
-    """Apply a fill to a slot: signed qty, average entry price (reset on a flip), last exit time."""
-    signed = qty if side is Side.BUY else -qty
-    before = slot.qty
-    after = before + signed
-    if before == 0 or ((before > 0) != (after > 0) and after != 0):
-        slot.avg_price = price if after != 0 else None
-    elif abs(after) > abs(before):
-        assert slot.avg_price is not None
-        slot.avg_price = (slot.avg_price * abs(before) + price * qty) / abs(after)
-    if after == 0:
-        slot.avg_price = None
-    if abs(after) < abs(before):
-        slot.last_exit_at = at
-    slot.qty = after
-    slot.updated_at = utc_now()
-
-
-def _row_status(state: OrderState, filled: Decimal, slot_qty: Decimal, ordered: Decimal) -> RowStatus:
+def _row_status(state: OrderState, filled: Decimal, slot_qty: Decimal) -> RowStatus:
     if state is OrderState.FILLED or (state.is_final and filled > 0):
         return RowStatus.WAITING if slot_qty == 0 else RowStatus.FILLED
     if state is OrderState.PARTIALLY_FILLED:

@@ -43,7 +43,7 @@ def recompute_performance(services: Services) -> dict[str, Any]:
             if not is_manual_trade(record) or not (record.get("symbol") or "").strip():
                 continue
             try:
-                manual.append(performance.trade_from_record(record))
+                manual.append(performance.trade_from_record(record, zone=zone))
             except ValueError as exc:
                 problems.append(f"Trades row {index + 2}: {exc}")
         rows = merge_bot_rows(

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr = SecretStr("")
     bot_api_token: SecretStr = SecretStr("")
     webhook_ip_allowlist: str = ""  # comma-separated IPs/CIDRs; "tradingview" = TradingView's addresses
+    webhook_rate_limit: str = "120/second;3000/minute"  # per source address (Flask-Limiter syntax)
     trusted_proxies: str = ""  # comma-separated proxy IPs whose X-Forwarded-For is believed
 
     google_sheet_id: str = ""
@@ -169,6 +170,17 @@ class RuntimeSettings(BaseModel):
     broker_reply_deadline_seconds: float = Field(
         2.0, gt=0, description="Reply 202 when the broker takes longer than this."
     )
+    max_symbol_notional_usd: Decimal = Field(
+        Decimal(0), ge=0, description="Block entries that would make a symbol's net notional exceed this (0 = off)."
+    )
+    max_open_positions: int = Field(
+        0, ge=0, description="Block entries that would open more slots than this (0 = off)."
+    )
+    max_orders_per_minute: int = Field(0, ge=0, description="Block entries beyond this many orders a minute (0 = off).")
+    max_daily_loss_usd: Decimal = Field(
+        Decimal(0), ge=0, description="Block entries for the rest of the day once today's loss exceeds this (0 = off)."
+    )
+    cooldown_seconds: float = Field(0.0, ge=0, description="Block a slot's entries this long after it exits (0 = off).")
 
 
 def parse_runtime_settings(records: list[dict[str, str]]) -> tuple[RuntimeSettings, list[str]]:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import ast
 import json
+from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bot.config_table import parse_row
 from bot.domain import RowStatus
 from bot.services import EXAMPLE_CONFIG, seed_workbook
 from bot.settings import RuntimeSettings, parse_runtime_settings
+from bot.sheet_rows import order_row, signal_row
 from bot.sheets.local import LocalWorkbook
 from bot.sheets.schema import SCHEMA_DIR, TABS, all_specs, tab_spec
 
@@ -23,8 +27,17 @@ def test_one_file_per_tab_with_complete_columns() -> None:
         assert len(set(spec.headers)) == len(spec.headers), spec.name
         for column in spec.columns:
             assert column.owner in ("bot", "user"), (spec.name, column.name)
-            assert column.type in ("text", "symbol", "decimal", "bool", "timeframe", "enum", "datetime", "int",
-                                   "duration"), (spec.name, column.name)
+            assert column.type in (
+                "text",
+                "symbol",
+                "decimal",
+                "bool",
+                "timeframe",
+                "enum",
+                "datetime",
+                "int",
+                "duration",
+            ), (spec.name, column.name)
             if column.type == "enum":
                 assert column.allowed, (spec.name, column.name)
         raw = json.loads((SCHEMA_DIR / f"{spec.name}.json").read_text())
@@ -32,8 +45,14 @@ def test_one_file_per_tab_with_complete_columns() -> None:
 
 
 def test_config_keeps_the_classic_leading_columns() -> None:
-    assert tab_spec("Config").headers[:6] == ["symbol", "position_size", "active", "Time Frame", "Order Status",
-                                               "Last Updated"]
+    assert tab_spec("Config").headers[:6] == [
+        "symbol",
+        "position_size",
+        "active",
+        "Time Frame",
+        "Order Status",
+        "Last Updated",
+    ]
     assert set(tab_spec("Config").column("Order Status").allowed) == {s.value for s in RowStatus}
 
 
@@ -41,26 +60,51 @@ def test_trades_user_columns_are_user_owned() -> None:
     assert {"setup", "tags", "notes", "screenshot_url", "rating"} <= tab_spec("Trades").user_columns
 
 
-def _dict_keys_written_to(tab_marker: str, source: Path) -> set[str]:
-    """String keys of dict literals in functions whose name mentions ``tab_marker``."""
-    keys: set[str] = set()
-    tree = ast.parse(source.read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef) and tab_marker in node.name:
-            for inner in ast.walk(node):
-                if isinstance(inner, ast.Dict):
-                    keys |= {k.value for k in inner.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
-    return keys
-
-
 def test_engine_writes_only_schema_columns() -> None:
-    engine = ROOT / "bot" / "engine.py"
-    assert _dict_keys_written_to("signal_row", engine) == set(tab_spec("Signals").headers)
-    assert _dict_keys_written_to("order_row", engine) == set(tab_spec("Orders").headers)
-    config_keys = _dict_keys_written_to("_process", engine) | _dict_keys_written_to("apply_update", engine)
-    config_keys |= _dict_keys_written_to("on_config_reload", engine)
-    written = {k for k in config_keys if k[0].isupper()}
-    assert written and written <= tab_spec("Config").bot_columns
+    now = datetime.now(timezone.utc)
+    zone = ZoneInfo("UTC")
+    signals = signal_row(
+        signal_id=1,
+        received_at=now,
+        alert_id="",
+        action="buy",
+        symbol="A",
+        timeframe="1d",
+        price=None,
+        result="success",
+        reason="",
+        latency_ms=None,
+        zone=zone,
+    )
+    assert list(signals) == tab_spec("Signals").headers
+    orders = order_row(
+        submitted_at=now,
+        broker_order_id="",
+        client_order_id="c",
+        broker="paper",
+        symbol="A",
+        timeframe="1d",
+        side="buy",
+        qty=Decimal(1),
+        notional=None,
+        state="filled",
+        filled_qty=Decimal(1),
+        filled_avg_price=None,
+        filled_at=None,
+        reason="",
+        zone=zone,
+    )
+    assert list(orders) == tab_spec("Orders").headers
+    tree = ast.parse((ROOT / "bot" / "engine.py").read_text())
+    config_keys = {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Dict)
+        for node in node.keys
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value[:1].isupper()
+    }
+    assert {"Order Status", "Position", "Note", "Last Signal", "Last Order ID"} <= config_keys
+    assert config_keys <= tab_spec("Config").bot_columns
 
 
 def test_settings_tab_lists_every_runtime_knob_and_reports_bad_values(tmp_path: Path) -> None:

@@ -139,13 +139,16 @@ def test_inactive_and_missing_rows_are_skipped_with_reason(services: Services, p
 
 
 def test_statuses_written_on_config_load(services: Services) -> None:
-    set_config(services, [
-        *ROWS,
-        {"symbol": "MSFT", "position_size": "5k", "active": "TRUE", "Time Frame": "1d"},
-        {"symbol": "NVDA", "position_size": "100", "active": "TRUE", "Time Frame": ""},
-        {"symbol": "AMD", "position_size": "100", "active": "TRUE", "Time Frame": "1h", "size_type": "risk_pct"},
-        {"symbol": "META", "position_size": "100", "active": "TRUE", "Time Frame": "1h", "broker": "alpaca"},
-    ])
+    set_config(
+        services,
+        [
+            *ROWS,
+            {"symbol": "MSFT", "position_size": "5k", "active": "TRUE", "Time Frame": "1d"},
+            {"symbol": "NVDA", "position_size": "100", "active": "TRUE", "Time Frame": ""},
+            {"symbol": "AMD", "position_size": "100", "active": "TRUE", "Time Frame": "1h", "size_type": "risk_pct"},
+            {"symbol": "META", "position_size": "100", "active": "TRUE", "Time Frame": "1h", "broker": "alpaca"},
+        ],
+    )
     rows = config_rows(services)
     assert rows[("AAPL", "1D")]["Order Status"] == "READY"
     assert rows[("ETHUSDT", "1h")]["Order Status"] == "INACTIVE"
@@ -157,13 +160,16 @@ def test_statuses_written_on_config_load(services: Services) -> None:
 
 
 def test_config_error_rows_refuse_alerts(services: Services, post: Any) -> None:
-    set_config(services, [
-        *ROWS,
-        {"symbol": "MSFT", "position_size": "5k", "active": "TRUE", "Time Frame": "1d"},
-        {"symbol": "QQQ", "position_size": "1", "active": "TRUE", "Time Frame": "1d"},
-        {"symbol": "QQQ", "position_size": "2", "active": "TRUE", "Time Frame": "D"},
-        {"symbol": "META", "position_size": "100", "active": "TRUE", "Time Frame": "1h", "broker": "alpaca"},
-    ])
+    set_config(
+        services,
+        [
+            *ROWS,
+            {"symbol": "MSFT", "position_size": "5k", "active": "TRUE", "Time Frame": "1d"},
+            {"symbol": "QQQ", "position_size": "1", "active": "TRUE", "Time Frame": "1d"},
+            {"symbol": "QQQ", "position_size": "2", "active": "TRUE", "Time Frame": "D"},
+            {"symbol": "META", "position_size": "100", "active": "TRUE", "Time Frame": "1h", "broker": "alpaca"},
+        ],
+    )
     _, reply = post(action="buy", symbol="MSFT", timeframe="1d", price=400)
     assert (reply["status"], reply["order_status"]) == ("skipped", "CONFIG ERROR")
     assert "'5k'" in reply["reason"]
@@ -176,8 +182,19 @@ def test_config_error_rows_refuse_alerts(services: Services, post: Any) -> None:
 
 
 def test_strategy_filter(services: Services, post: Any) -> None:
-    set_config(services, [{"symbol": "AAPL", "position_size": "1", "active": "TRUE", "Time Frame": "1d",
-                           "size_type": "qty", "strategy": "ma-cross"}])
+    set_config(
+        services,
+        [
+            {
+                "symbol": "AAPL",
+                "position_size": "1",
+                "active": "TRUE",
+                "Time Frame": "1d",
+                "size_type": "qty",
+                "strategy": "ma-cross",
+            }
+        ],
+    )
     _, reply = post(action="buy", symbol="AAPL", timeframe="1d", price=1, strategy="rsi")
     assert reply["status"] == "skipped" and "'rsi' does not match the row's 'ma-cross'" in reply["reason"]
     _, reply = post(action="buy", symbol="AAPL", timeframe="1d", price=1, strategy="ma-cross")
@@ -191,8 +208,18 @@ def test_failed_without_price_or_when_size_rounds_to_zero(services: Services, po
     set_config(services, [{"symbol": "BTCUSDT", "position_size": "0.5", "active": "TRUE", "Time Frame": "15"}])
     _, reply = post(action="buy", symbol="BTCUSDT", timeframe="15", price=60000)
     assert reply["order_status"] == "FAILED" and "below the venue minimum 1" in reply["reason"]
-    set_config(services, [{"symbol": "BTCUSDT", "position_size": "0.00000001", "active": "TRUE", "Time Frame": "15",
-                           "size_type": "qty"}])
+    set_config(
+        services,
+        [
+            {
+                "symbol": "BTCUSDT",
+                "position_size": "0.00000001",
+                "active": "TRUE",
+                "Time Frame": "15",
+                "size_type": "qty",
+            }
+        ],
+    )
     _, reply = post(action="buy", symbol="BTCUSDT", timeframe="15", price=60001)
     assert reply["order_status"] == "FAILED" and "rounds to zero" in reply["reason"]
     assert orders(services) == []
@@ -229,8 +256,14 @@ def test_alert_quantity_overrides_sizing(services: Services, post: Any) -> None:
 
 
 def test_replay_fills_at_the_alert_time(services: Services, post: Any) -> None:
-    post(action="buy", symbol="AAPL", timeframe="1d", price=100, time="2012-03-05T21:00:00Z",
-         headers={"X-Bot-Replay": "1"})
+    post(
+        action="buy",
+        symbol="AAPL",
+        timeframe="1d",
+        price=100,
+        time="2012-03-05T21:00:00Z",
+        headers={"X-Bot-Replay": "1"},
+    )
     [fill] = services.store.fills()
     assert fill.filled_at.isoformat() == "2012-03-05T21:00:00+00:00"
 
@@ -271,10 +304,22 @@ def test_concurrent_copies_place_one_order(services: Services, client: Any) -> N
 
 
 def test_concurrent_different_symbols_all_trade(services: Services, client: Any) -> None:
-    set_config(services, [{"symbol": f"S{i}", "position_size": "1", "active": "TRUE", "Time Frame": "1h",
-                           "size_type": "qty"} for i in range(10)])
-    threads = [threading.Thread(target=lambda i=i: client.post("/webhook", data=json.dumps(
-        {"secret": SECRET, "action": "buy", "symbol": f"S{i}", "timeframe": "60", "price": 10}))) for i in range(10)]
+    set_config(
+        services,
+        [
+            {"symbol": f"S{i}", "position_size": "1", "active": "TRUE", "Time Frame": "1h", "size_type": "qty"}
+            for i in range(10)
+        ],
+    )
+    threads = [
+        threading.Thread(
+            target=lambda i=i: client.post(
+                "/webhook",
+                data=json.dumps({"secret": SECRET, "action": "buy", "symbol": f"S{i}", "timeframe": "60", "price": 10}),
+            )
+        )
+        for i in range(10)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -296,13 +341,17 @@ def test_concurrent_different_symbols_all_trade(services: Services, client: Any)
         (json.dumps({"secret": SECRET, "symbol": "AAPL", "timeframe": "1d"}).encode(), 400, "'action'"),
         (json.dumps({"secret": SECRET, "action": "buy", "timeframe": "1d"}).encode(), 400, "'symbol'"),
         (json.dumps({"secret": SECRET, "action": "buy", "symbol": "AAPL"}).encode(), 400, "'timeframe'"),
-        (json.dumps({"secret": SECRET, "action": "buy", "symbol": "AAPL", "timeframe": "1d", "price": "x"}).encode(),
-         400, "'price'"),
+        (
+            json.dumps({"secret": SECRET, "action": "buy", "symbol": "AAPL", "timeframe": "1d", "price": "x"}).encode(),
+            400,
+            "'price'",
+        ),
         (b"x" * (65 * 1024), 413, "too large"),
     ],
 )
-def test_bad_alerts_get_4xx_json_and_are_recorded(services: Services, client: Any, raw: bytes, status: int,
-                                                  fragment: str) -> None:
+def test_bad_alerts_get_4xx_json_and_are_recorded(
+    services: Services, client: Any, raw: bytes, status: int, fragment: str
+) -> None:
     reply = client.post("/webhook", data=raw, content_type="application/json")
     assert reply.status_code == status
     assert fragment in reply.get_json()["error"]
@@ -316,8 +365,10 @@ def test_bad_alerts_get_4xx_json_and_are_recorded(services: Services, client: An
 
 def test_other_methods_and_paths_answer_json(client: Any) -> None:
     assert client.get("/webhook").status_code == 405
-    assert client.get("/nope").get_json() == {"error": "The requested URL was not found on the server. If you entered "
-                                                       "the URL manually please check your spelling and try again."}
+    assert client.get("/nope").get_json() == {
+        "error": "The requested URL was not found on the server. If you entered "
+        "the URL manually please check your spelling and try again."
+    }
 
 
 def test_api_requires_the_token(client: Any, post: Any) -> None:
@@ -363,8 +414,9 @@ def test_crash_between_record_and_send_is_recovered_once(tmp_path: Path) -> None
     set_config(first, ROWS)
     first.close()
     crashing = build_services(settings, brokers={"paper": lambda: _paper(crashing, CrashingPaper)})
-    raw = json.dumps({"secret": SECRET, "action": "buy", "symbol": "AAPL", "timeframe": "1d", "price": 100,
-                      "id": "crash-1"}).encode()
+    raw = json.dumps(
+        {"secret": SECRET, "action": "buy", "symbol": "AAPL", "timeframe": "1d", "price": 100, "id": "crash-1"}
+    ).encode()
     with pytest.raises(_Crash):
         crashing.engine.handle(raw)
     crashing.store.close()  # the process is gone: no clean shutdown
@@ -382,6 +434,5 @@ def test_crash_between_record_and_send_is_recovered_once(tmp_path: Path) -> None
 
 
 def _paper(services: Services, cls: type[PaperBroker]) -> PaperBroker:
-    broker = cls(services.store, services.settings.paper_starting_cash, lambda: services.config.get().runtime)
-    broker.inline = True  # type: ignore[attr-defined]
-    return broker
+    """A paper venue driven like a remote one (record intent, then send), as Alpaca or Binance are."""
+    return cls(services.store, services.settings.paper_starting_cash, lambda: services.config.get().runtime)

@@ -139,8 +139,12 @@ class FillRecord(Base):
     price: Mapped[Decimal] = mapped_column(DecimalText)
     fee: Mapped[Decimal] = mapped_column(DecimalText, default=Decimal(0))
     filled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    realised_pnl: Mapped[Decimal] = mapped_column(DecimalText, default=Decimal(0))  # average-cost, net of fee
 
-    __table_args__ = (UniqueConstraint("order_id", "broker_fill_id", name="fills_unique"),)
+    __table_args__ = (
+        UniqueConstraint("order_id", "broker_fill_id", name="fills_unique"),
+        Index("fills_time", "filled_at"),
+    )
 
 
 class SlotRecord(Base):

@@ -22,11 +22,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain import Fill, Side, SlotKey, utc_now
 from bot.errors import TemporaryError
+from bot.state.journal import GroupCommitter
 from bot.state.models import Base, FillRecord, Meta, OrderRecord, OutboxRecord, SlotRecord
 
 
-def make_engine(url: str) -> Engine:
-    """SQLAlchemy engine for ``url``; SQLite files get WAL, fsync on commit and BEGIN IMMEDIATE."""
+def make_engine(url: str, *, reader: bool = False) -> Engine:
+    """SQLAlchemy engine for ``url``; SQLite files get WAL, fsync on commit and BEGIN IMMEDIATE.
+
+    With ``reader`` (SQLite), transactions are not begun explicitly: each read sees the latest committed
+    snapshot without taking the write lock.
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -43,9 +48,11 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if not reader:
+
+            @event.listens_for(engine, "begin")
+            def _on_begin(conn: Any) -> None:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -61,9 +68,11 @@ class StateStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        self.reader = make_engine(url, reader=True) if url.startswith("sqlite") else self.engine
         Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.instance = self._instance_id()
+        self.journal = GroupCommitter(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -89,16 +98,26 @@ class StateStore:
     # -- outbox ---------------------------------------------------------------------------
 
     @staticmethod
-    def enqueue(session: Session, kind: str, tab: str, payload: dict[str, str], key: tuple[str, ...] = ()) -> None:
-        """Add a workbook write to the outbox inside the caller's transaction.
+    def outbox_row(kind: str, tab: str, payload: dict[str, str], key: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Column values of an outbox entry (for Core inserts in a journal unit).
 
         ``kind``: ``write`` (update the row with ``key``), ``upsert`` (update or append) or ``append``.
         """
-        session.add(
-            OutboxRecord(
-                created_at=utc_now(), kind=kind, tab=tab, key=json.dumps(list(key)), payload=json.dumps(payload)
-            )
-        )
+        return {
+            "created_at": utc_now(),
+            "kind": kind,
+            "tab": tab,
+            "key": json.dumps(list(key)),
+            "payload": json.dumps(payload),
+            "attempts": 0,
+        }
+
+    @classmethod
+    def enqueue(
+        cls, session: Session, kind: str, tab: str, payload: dict[str, str], key: tuple[str, ...] = ()
+    ) -> None:
+        """Add a workbook write to the outbox inside the caller's ORM transaction (see :meth:`outbox_row`)."""
+        session.add(OutboxRecord(**cls.outbox_row(kind, tab, payload, key)))
 
     def outbox_batch(self, limit: int = 2000) -> list[OutboxRecord]:
         """The oldest ``limit`` pending writes, in order."""
@@ -166,5 +185,7 @@ class StateStore:
             ]
 
     def close(self) -> None:
-        """Dispose of the connection pool."""
+        """Commit queued journal units, then dispose of the connection pool."""
+        self.journal.close()
         self.engine.dispose()
+        self.reader.dispose()

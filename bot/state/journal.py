@@ -1,0 +1,121 @@
+"""Group commit for the state DB: many requests' writes, one transaction, one fsync.
+
+A request hands a *unit* (a function taking a SQLAlchemy :class:`~sqlalchemy.engine.Connection`) to
+:meth:`GroupCommitter.run` and blocks until the unit's transaction is committed (durable). A single
+writer thread drains the queue, runs every queued unit inside one transaction (each in its own
+SAVEPOINT, so one failing unit does not undo the others), commits once and wakes every caller.
+
+Under load, units arriving while a commit is in progress are batched into the next one, so the
+fsync cost is shared; with a single caller it behaves like a plain transaction. Durability is not
+weakened: :meth:`run` returns only after the commit that contains the unit.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from bot.errors import TemporaryError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Most units committed together (bounds the time a unit waits behind others).
+MAX_BATCH = 64
+
+
+class GroupCommitter:
+    """Serialises state-DB writes on one thread and commits them in batches.
+
+    Args:
+        engine: the state DB engine (SQLite uses BEGIN IMMEDIATE and fsync on commit).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._queue: queue.SimpleQueue[tuple[Callable[[Connection], Any], Future[Any]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="group-commit", daemon=True)
+        self._closed = False
+        self.commits = 0
+        self.units = 0
+        self._thread.start()
+
+    def run(self, unit: Callable[[Connection], T], timeout: float = 30.0) -> T:
+        """Run ``unit`` in the next group transaction and return its result once committed.
+
+        Raises:
+            TemporaryError: the database could not commit (locked, disk full, closed).
+            Exception: whatever ``unit`` raised (its savepoint is rolled back; others still commit).
+        """
+        if self._closed:
+            raise TemporaryError("state DB is closed")
+        future: Future[T] = Future()
+        self._queue.put((unit, future))
+        return future.result(timeout=timeout)
+
+    def close(self) -> None:
+        """Commit what is queued, then stop the writer thread."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            self._commit(batch)
+            if stop:
+                return
+
+    def _commit(self, batch: list[tuple[Callable[[Connection], Any], Future[Any]]]) -> None:
+        results: list[tuple[Future[Any], bool, Any]] = []
+        try:
+            with self._engine.begin() as conn:
+                for unit, future in batch:
+                    savepoint = conn.begin_nested()
+                    try:
+                        value = unit(conn)
+                    except Exception as exc:
+                        savepoint.rollback()
+                        results.append((future, False, exc))
+                    else:
+                        savepoint.commit()
+                        results.append((future, True, value))
+        except OperationalError as exc:
+            error = TemporaryError(f"state DB commit failed: {exc.orig}")
+            for _unit, future in batch:
+                future.set_exception(error)
+            return
+        except Exception as exc:  # pragma: no cover - defensive: never leave a caller hanging
+            log.exception("group commit failed")
+            for _unit, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        self.commits += 1
+        self.units += len(batch)
+        for future, ok, value in results:
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
