@@ -37,6 +37,8 @@ from bot.sheets.schema import tab_spec
 log = logging.getLogger(__name__)
 
 REQUIRED_CONFIG_COLUMNS = tuple(tab_spec("Config").required)
+#: A local edit (import, dashboard) is noticed within this many seconds.
+VERSION_CHECK_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -272,6 +274,7 @@ class ConfigCache:
         self._snapshot: ConfigSnapshot | None = None
         self._loaded_mono = 0.0
         self._version: str | None = None
+        self._version_checked = 0.0
         self.degraded_since: datetime | None = None
         self.last_error: str = ""
 
@@ -295,9 +298,15 @@ class ConfigCache:
         self._loaded_mono = -1e18
 
     def _stale(self, snapshot: ConfigSnapshot) -> bool:
-        if self._clock() - self._loaded_mono >= snapshot.runtime.config_refresh_seconds:
+        now = self._clock()
+        if now - self._loaded_mono >= snapshot.runtime.config_refresh_seconds:
             return True
-        return False if self._version is None else self._workbook.version() != self._version
+        if self._version is None or now - self._version_checked < VERSION_CHECK_SECONDS:
+            return False
+        if self._workbook.version() != self._version:
+            return True
+        self._version_checked = now
+        return False
 
     def _reload(self) -> ConfigSnapshot:
         try:

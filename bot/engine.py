@@ -65,6 +65,9 @@ SLOTS = SlotRecord.__table__
 OUTBOX = OutboxRecord.__table__
 META = Meta.__table__
 
+#: How far back the in-memory duplicate index reaches; longer windows fall back to a DB query.
+RECENT_HORIZON = timedelta(days=2)
+
 # Statements built once: executing them with parameter dicts skips per-call statement construction.
 INS_SIGNAL = insert(SIGNALS)
 INS_ORDER = insert(ORDERS)
@@ -266,6 +269,11 @@ class Engine:
             if paused is None:
                 conn.execute(insert(META).values(key="paused", value=""))
         self.paused = bool(paused)
+        self._slots: dict[SlotKey, SlotState] = {}
+        self._recent: dict[str, tuple[datetime, int]] = {}
+        self._recent_since = utc_now()
+        self._recent_prune_at = 10_000
+        self._load_recent()
 
     # -- entry point --------------------------------------------------------------------------
 
@@ -537,15 +545,18 @@ class Engine:
             "row_status": status.value if status else "",
         }
 
-        def unit(conn: Connection) -> None:
+        def unit(conn: Connection) -> int:
             values["latency_ms"] = _ms(started)
             signal_pk = conn.execute(INS_SIGNAL, values).inserted_primary_key[0]
             outbox = [self._signal_outbox(signal_pk, values)]
             if config_values is not None:
                 outbox.append(self._config_outbox(signal.key, config_values))
             conn.execute(INS_OUTBOX, outbox)
+            return int(signal_pk)
 
-        self.store.journal.run(unit)
+        signal_pk = self.store.journal.run(unit)
+        if result != "duplicate":
+            self._remember(signal.alert_key, received_at, signal_pk)
 
     def _record_rejected(
         self, payload: dict[str, Any], exc: AlertRejected, received_at: datetime, started: float
@@ -585,13 +596,13 @@ class Engine:
         """One unit: the paper venue fills, and alert, order, fill, slot and outbox rows commit together."""
         key = signal.key
 
-        def unit(conn: Connection) -> tuple[RowStatus, str, SlotState]:
+        def unit(conn: Connection) -> tuple[RowStatus, str, SlotState, OrderUpdate, int]:
             now = utc_now()
             try:
-                result = broker.execute(conn, request)
+                result = broker.execute(conn, request, fresh=True)
             except BrokerRejected as exc:
                 result = OrderUpdate(broker_order_id="", state=OrderState.REJECTED, reason=str(exc))
-            slot = self._slot_from_db(conn, key)
+            slot = slot_before
             fills = []
             for fill in result.fills:
                 slot, realised = apply_fill(slot, request.side, fill.qty, fill.price, fill.fee, fill.filled_at)
@@ -657,9 +668,13 @@ class Engine:
                     ),
                 ],
             )
-            return status, reason, slot
+            return status, reason, slot, result, signal_pk
 
-        status, reason, slot = self.store.journal.run(unit)
+        slot_before = self.read_slot(key)
+        status, reason, slot, result, signal_pk = self.store.journal.run(unit)
+        broker.committed(request, result)
+        self._slots[key] = slot
+        self._remember(signal.alert_key, received_at, signal_pk)
         self._after_order(key, status, request, reason, slot)
         return {
             "status": "failed" if status is RowStatus.FAILED else "success",
@@ -702,7 +717,9 @@ class Engine:
             )
             return order_pk, signal_pk
 
-        return self.store.journal.run(unit)
+        order_pk, signal_pk = self.store.journal.run(unit)
+        self._remember(signal.alert_key, received_at, signal_pk)
+        return order_pk, signal_pk
 
     def _submit(
         self, broker: Broker, request: OrderRequest, order_pk: int, signal_pk: int, started: float
@@ -830,6 +847,7 @@ class Engine:
             request_side, request_qty = order.side, order.qty
             filled_text = f"{order.side} {format_decimal(order.filled_qty)} {key}"
             avg = format_decimal(order.filled_avg_price)
+        self._slots[key] = slot
         if status is RowStatus.FAILED:
             self._emit_raw(
                 "order_failed", f"order failed: {request_side} {format_decimal(request_qty)} {key}: {order.reason}", key
@@ -837,6 +855,13 @@ class Engine:
         elif update.state is OrderState.FILLED and new_fills:
             self._emit_raw("order_filled", f"filled: {filled_text} @ {avg}; position {format_decimal(slot.qty)}", key)
         return status
+
+    def apply_update_locked(self, order_pk: int, update: OrderUpdate) -> RowStatus:
+        """:meth:`apply_update` while holding the order's symbol lock (for the tracker and recovery)."""
+        with self.store.reader.connect() as conn:
+            symbol = conn.execute(select(ORDERS.c.symbol).where(ORDERS.c.id == order_pk)).scalar_one()
+        with self.symbol_lock(symbol):
+            return self.apply_update(order_pk, update)
 
     def open_order_details(self) -> list[tuple[int, str, str, datetime, str]]:
         """Orders not yet final: ``(order pk, broker, client_order_id, created_at, state)``, oldest first."""
@@ -945,13 +970,45 @@ class Engine:
         if window <= 0:
             return None
         since = received_at - timedelta(seconds=window)
+        if since >= self._recent_since:
+            seen = self._recent.get(signal.alert_key)
+            return seen[1] if seen is not None and seen[0] >= since else None
         with self.store.reader.connect() as conn:
             return conn.execute(SEL_DUPLICATE, {"k_key": signal.alert_key, "k_since": since}).scalar()
 
-    def read_slot(self, key: SlotKey) -> SlotState:
-        """The committed state of slot ``key`` (flat when never traded)."""
+    def _remember(self, alert_key: str, received_at: datetime, signal_pk: int) -> None:
+        """Add an accepted alert to the in-memory duplicate index; prune entries past its horizon."""
+        if alert_key not in self._recent:
+            self._recent[alert_key] = (received_at, signal_pk)
+        if len(self._recent) > self._recent_prune_at:
+            horizon = utc_now() - RECENT_HORIZON
+            self._recent = {k: v for k, v in self._recent.items() if v[0] >= horizon}
+            self._recent_since = horizon
+            self._recent_prune_at = max(10_000, 2 * len(self._recent))
+
+    def _load_recent(self) -> None:
+        since = utc_now() - RECENT_HORIZON
+        query = (
+            select(SIGNALS.c.alert_key, SIGNALS.c.received_at, SIGNALS.c.id)
+            .where(
+                SIGNALS.c.received_at >= since,
+                SIGNALS.c.alert_key != "",
+                SIGNALS.c.result.not_in(("rejected", "duplicate")),
+            )
+            .order_by(SIGNALS.c.id)
+        )
         with self.store.reader.connect() as conn:
-            return self._slot_from_db(conn, key)
+            for key, at, pk in conn.execute(query):
+                self._recent.setdefault(key, (at, pk))
+        self._recent_since = since
+
+    def read_slot(self, key: SlotKey) -> SlotState:
+        """The committed state of slot ``key`` (flat when never traded); cached, as this process is the only writer."""
+        slot = self._slots.get(key)
+        if slot is None:
+            with self.store.reader.connect() as conn:
+                slot = self._slots[key] = self._slot_from_db(conn, key)
+        return slot
 
     @staticmethod
     def _slot_from_db(conn: Connection, key: SlotKey) -> SlotState:

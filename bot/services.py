@@ -153,9 +153,7 @@ def broker_factories(
     """Factories per broker name; a real venue without keys raises :class:`ConfigError` when first used."""
 
     def paper() -> Broker:
-        broker = PaperBroker(store, settings.paper_starting_cash, runtime)
-        broker.inline = True  # type: ignore[attr-defined]
-        return broker
+        return PaperBroker(store, settings.paper_starting_cash, runtime)
 
     def alpaca() -> Broker:
         if not (settings.alpaca_api_key.get_secret_value() and settings.alpaca_api_secret.get_secret_value()):

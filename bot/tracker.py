@@ -61,7 +61,7 @@ class OrderTracker:
                 if state == OrderState.PENDING.value and age > self._unknown_after:
                     from bot.brokers.base import OrderUpdate
 
-                    self._engine.apply_update(
+                    self._engine.apply_update_locked(
                         order_pk,
                         OrderUpdate(
                             broker_order_id="",
@@ -71,7 +71,7 @@ class OrderTracker:
                     )
                     changed += 1
                 continue
-            self._engine.apply_update(order_pk, update)
+            self._engine.apply_update_locked(order_pk, update)
             changed += 1
         return changed
 

@@ -435,4 +435,6 @@ def test_crash_between_record_and_send_is_recovered_once(tmp_path: Path) -> None
 
 def _paper(services: Services, cls: type[PaperBroker]) -> PaperBroker:
     """A paper venue driven like a remote one (record intent, then send), as Alpaca or Binance are."""
-    return cls(services.store, services.settings.paper_starting_cash, lambda: services.config.get().runtime)
+    broker = cls(services.store, services.settings.paper_starting_cash, lambda: services.config.get().runtime)
+    broker.inline = False
+    return broker

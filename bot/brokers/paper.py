@@ -1,26 +1,51 @@
 """Paper broker (embedded default): fills market orders at the signal price, state in the state DB.
 
 Behaves like a venue where it matters for correctness: orders are idempotent by
-``client_order_id`` (a resend returns the original fill), quantities must respect the configured
-step and minimum notional, and cash/positions survive restarts. Fee: ``qty × price × paper_fee_rate``.
+``client_order_id`` (a resend returns the original fill), quantities respect the configured step and
+minimum notional, and cash/positions survive restarts. Fee: ``qty × price × paper_fee_rate``.
+
+Its durable record is the starting cash plus the fills of orders sent to it (the state DB's ``fills``
+of ``orders`` with broker ``paper``): cash, positions and last prices are rebuilt from them at start
+and kept in memory. The engine records the fill in the same transaction as the alert and the order
+(:meth:`PaperBroker.execute` writes nothing itself) and tells the broker once it is committed
+(:meth:`PaperBroker.committed`).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
 from bot.brokers.base import Account, FillReport, Instrument, OrderRequest, OrderUpdate
 from bot.domain import OrderState, Side, utc_now
 from bot.errors import BrokerRejected
 from bot.settings import RuntimeSettings
-from bot.state.models import PaperAccount, PaperOrder, PaperPosition
+from bot.state.models import FillRecord, OrderRecord, PaperAccount
 from bot.state.store import StateStore
+
+_ORDERS = OrderRecord.__table__
+_FILLS = FillRecord.__table__
+_VENUE_FILLS = (
+    select(
+        _FILLS.c.qty,
+        _FILLS.c.price,
+        _FILLS.c.fee,
+        _FILLS.c.filled_at,
+        _ORDERS.c.broker_order_id,
+        _ORDERS.c.symbol,
+        _ORDERS.c.side,
+    )
+    .join(_ORDERS, _ORDERS.c.id == _FILLS.c.order_id)
+    .where(_ORDERS.c.broker == "paper")
+)
+_SEL_ORDER = _VENUE_FILLS.where(_ORDERS.c.client_order_id == bindparam("k_id"))
+ZERO = Decimal(0)
 
 
 class PaperBroker:
@@ -28,19 +53,30 @@ class PaperBroker:
 
     Args:
         store: the state DB.
-        starting_cash: cash of a new paper account, USD.
+        starting_cash: cash of a new paper account, USD (used when the account is first created).
         runtime: callable returning the current :class:`RuntimeSettings` (fee rate, step, minimum).
     """
 
     name = "paper"
     live = False
+    #: the engine may run :meth:`execute` inside its own transaction (no network round trip)
+    inline = True
 
     def __init__(self, store: StateStore, starting_cash: Decimal, runtime: Callable[[], RuntimeSettings]) -> None:
         self._store = store
         self._runtime = runtime
+        self._lock = threading.Lock()
         with store.session() as s:
-            if s.get(PaperAccount, "paper") is None:
-                s.add(PaperAccount(name="paper", cash=starting_cash))
+            account = s.get(PaperAccount, "paper")
+            if account is None:
+                account = PaperAccount(name="paper", cash=starting_cash)
+                s.add(account)
+            self._cash = account.cash
+        self._positions: dict[str, Decimal] = {}
+        self._last: dict[str, Decimal] = {}
+        with store.reader.connect() as conn:
+            for row in conn.execute(_VENUE_FILLS.order_by(_FILLS.c.filled_at, _FILLS.c.id)):
+                self._apply(row.symbol, Side(row.side), row.qty, row.price, row.fee)
 
     def instrument(self, symbol: str) -> Instrument:
         """Rules from the Settings tab: ``paper_qty_step`` and ``paper_min_notional``."""
@@ -48,109 +84,91 @@ class PaperBroker:
         return Instrument(symbol=symbol, qty_step=runtime.paper_qty_step, min_notional=runtime.paper_min_notional)
 
     def submit_order(self, request: OrderRequest) -> OrderUpdate:
-        """Fill ``request`` completely at ``request.ref_price`` in its own transaction (idempotent by id).
+        """Fill ``request`` completely at ``request.ref_price`` (idempotent by id), as a remote venue would.
+
+        The caller records the fill (:meth:`bot.engine.Engine.apply_update`); until then only this
+        process's memory knows it, which is what a crash would lose on a real venue's side too.
 
         Raises:
             BrokerRejected: no reference price, or a non-positive quantity.
         """
-        with self._store.engine.begin() as conn:
-            return self.execute(conn, request)
+        with self._store.reader.connect() as conn:
+            update, new = self._execute(conn, request, fresh=False)
+        if new:
+            self.committed(request, update)
+        return update
 
-    def execute(self, conn: Connection, request: OrderRequest) -> OrderUpdate:
-        """Fill ``request`` using ``conn`` (the caller's transaction), so the venue's state and the bot's
-        records commit together. A ``client_order_id`` seen before returns the original fill.
+    def execute(self, conn: Connection, request: OrderRequest, *, fresh: bool = False) -> OrderUpdate:
+        """The fill of ``request``; the caller records it in its transaction and calls :meth:`committed` after.
+
+        ``fresh``: the caller generated this ``client_order_id`` just now, so it cannot exist yet (skips the
+        idempotency look-up on ``conn``). A known id returns the original fill.
 
         Raises:
             BrokerRejected: no reference price, or a non-positive quantity.
         """
+        return self._execute(conn, request, fresh=fresh)[0]
+
+    def committed(self, request: OrderRequest, update: OrderUpdate) -> None:
+        """Apply a committed fill of ``request`` to the in-memory cash and positions."""
+        for fill in update.fills:
+            with self._lock:
+                self._apply(request.symbol, request.side, fill.qty, fill.price, fill.fee)
+
+    def _execute(self, conn: Connection, request: OrderRequest, *, fresh: bool) -> tuple[OrderUpdate, bool]:
         if request.ref_price is None:
             raise BrokerRejected(
                 'paper broker needs a price: add "price": {{close}} to the alert message', code="no_price"
             )
         if request.qty <= 0:
             raise BrokerRejected(f"quantity {request.qty} must be positive", code="qty")
-        existing = conn.execute(_SEL_ORDER, {"k_id": request.client_order_id}).first()
-        if existing is not None:
-            return _update_from_row(existing)
-        price = request.ref_price
-        fee = request.qty * price * self._runtime().paper_fee_rate
-        signed = request.qty if request.side is Side.BUY else -request.qty
-        cash = conn.execute(_SEL_CASH).scalar_one()
-        conn.execute(_UPD_CASH, {"cash": cash - signed * price - fee})
-        held = conn.execute(_SEL_POSITION, {"k_symbol": request.symbol}).scalar()
-        qty = (held or Decimal(0)) + signed
-        values = {"qty": qty, "last_price": price, "avg_price": price if qty != 0 else None}
-        if held is None:
-            conn.execute(_INS_POSITION, {**values, "symbol": request.symbol})
-        else:
-            conn.execute(_UPD_POSITION, {**values, "k_symbol": request.symbol})
-        row = {
-            "client_order_id": request.client_order_id,
-            "order_id": f"paper-{request.client_order_id}",
-            "symbol": request.symbol,
-            "side": request.side.value,
-            "qty": request.qty,
-            "price": price,
-            "fee": fee,
-            "filled_at": request.fill_time or utc_now(),
-        }
-        conn.execute(_INS_ORDER, row)
-        return _update(**row)
+        if not fresh:
+            existing = conn.execute(_SEL_ORDER, {"k_id": request.client_order_id}).first()
+            if existing is not None:
+                return _update_from_row(existing), False
+        update = _update(
+            order_id=f"paper-{request.client_order_id}",
+            qty=request.qty,
+            price=request.ref_price,
+            fee=request.qty * request.ref_price * self._runtime().paper_fee_rate,
+            filled_at=request.fill_time or utc_now(),
+        )
+        return update, True
+
+    def _apply(self, symbol: str, side: Side, qty: Decimal, price: Decimal, fee: Decimal) -> None:
+        signed = qty if side is Side.BUY else -qty
+        self._cash = self._cash - signed * price - fee
+        self._positions[symbol] = self._positions.get(symbol, ZERO) + signed
+        self._last[symbol] = price
 
     def get_order(self, client_order_id: str) -> OrderUpdate | None:
         """The paper order with this id, or None when it was never executed."""
-        with self._store.session() as s:
-            order = s.get(PaperOrder, client_order_id)
-            if order is None:
-                return None
-            return _update(
-                order_id=order.order_id, qty=order.qty, price=order.price, fee=order.fee, filled_at=order.filled_at
-            )
+        with self._store.reader.connect() as conn:
+            row = conn.execute(_SEL_ORDER, {"k_id": client_order_id}).first()
+        return _update_from_row(row) if row is not None else None
 
     def account(self) -> Account:
         """Cash plus positions valued at their last fill price."""
-        with self._store.session() as s:
-            account = s.get(PaperAccount, "paper")
-            assert account is not None
-            value = sum((p.qty * (p.last_price or 0) for p in s.scalars(select(PaperPosition))), start=Decimal(0))
-            return Account(
-                account_id="paper",
-                equity=account.cash + value,
-                cash=account.cash,
-                buying_power=account.cash,
-                positions_value=value,
-            )
+        with self._lock:
+            value = sum((qty * self._last.get(symbol, ZERO) for symbol, qty in self._positions.items()), start=ZERO)
+            cash = self._cash
+        return Account(account_id="paper", equity=cash + value, cash=cash, buying_power=cash, positions_value=value)
 
     def positions(self) -> dict[str, Decimal]:
         """Non-zero net positions per symbol."""
-        with self._store.session() as s:
-            return {p.symbol: p.qty for p in s.scalars(select(PaperPosition)) if p.qty != 0}
+        with self._lock:
+            return {symbol: qty for symbol, qty in self._positions.items() if qty != 0}
 
     def last_price(self, symbol: str) -> Decimal | None:
         """Price of the last paper fill on ``symbol``."""
-        with self._store.session() as s:
-            position = s.get(PaperPosition, symbol)
-            return position.last_price if position else None
+        with self._lock:
+            return self._last.get(symbol)
 
     def close(self) -> None:
         """Nothing to release (the store is shared)."""
 
 
-_ORDERS = PaperOrder.__table__
-_ACCOUNT = PaperAccount.__table__
-_POSITIONS = PaperPosition.__table__
-_SEL_ORDER = select(_ORDERS).where(_ORDERS.c.client_order_id == bindparam("k_id"))
-_INS_ORDER = insert(_ORDERS)
-_SEL_CASH = select(_ACCOUNT.c.cash).where(_ACCOUNT.c.name == "paper")
-_UPD_CASH = update(_ACCOUNT).where(_ACCOUNT.c.name == "paper")
-_SEL_POSITION = select(_POSITIONS.c.qty).where(_POSITIONS.c.symbol == bindparam("k_symbol"))
-_INS_POSITION = insert(_POSITIONS)
-_UPD_POSITION = update(_POSITIONS).where(_POSITIONS.c.symbol == bindparam("k_symbol"))
-
-
-def _update(
-    *, order_id: str, qty: Decimal, price: Decimal, fee: Decimal, filled_at: datetime, **_: object
-) -> OrderUpdate:
+def _update(*, order_id: str, qty: Decimal, price: Decimal, fee: Decimal, filled_at: datetime, **_: Any) -> OrderUpdate:
     return OrderUpdate(
         broker_order_id=order_id,
         state=OrderState.FILLED,
@@ -161,4 +179,4 @@ def _update(
 
 
 def _update_from_row(row: Any) -> OrderUpdate:
-    return _update(order_id=row.order_id, qty=row.qty, price=row.price, fee=row.fee, filled_at=row.filled_at)
+    return _update(order_id=row.broker_order_id, qty=row.qty, price=row.price, fee=row.fee, filled_at=row.filled_at)

@@ -2,8 +2,10 @@
 
 A request hands a *unit* (a function taking a SQLAlchemy :class:`~sqlalchemy.engine.Connection`) to
 :meth:`GroupCommitter.run` and blocks until the unit's transaction is committed (durable). A single
-writer thread drains the queue, runs every queued unit inside one transaction (each in its own
-SAVEPOINT, so one failing unit does not undo the others), commits once and wakes every caller.
+writer thread drains the queue, runs every queued unit inside one transaction, commits once and wakes
+every caller. Units must not have effects outside the database before they are committed; if one
+raises, the batch is rolled back and each unit is re-run in a transaction of its own, so only the
+failing unit fails.
 
 Under load, units arriving while a commit is in progress are batched into the next one, so the
 fsync cost is shared; with a single caller it behaves like a plain transaction. Durability is not
@@ -88,34 +90,40 @@ class GroupCommitter:
                 return
 
     def _commit(self, batch: list[tuple[Callable[[Connection], Any], Future[Any]]]) -> None:
-        results: list[tuple[Future[Any], bool, Any]] = []
+        """Run the batch in one transaction; if a unit fails, run each unit alone so only it fails."""
         try:
             with self._engine.begin() as conn:
-                for unit, future in batch:
-                    savepoint = conn.begin_nested()
-                    try:
-                        value = unit(conn)
-                    except Exception as exc:
-                        savepoint.rollback()
-                        results.append((future, False, exc))
-                    else:
-                        savepoint.commit()
-                        results.append((future, True, value))
+                values = [unit(conn) for unit, _future in batch]
         except OperationalError as exc:
-            error = TemporaryError(f"state DB commit failed: {exc.orig}")
-            for _unit, future in batch:
-                future.set_exception(error)
+            self._fail(batch, TemporaryError(f"state DB commit failed: {exc.orig}"))
             return
-        except Exception as exc:  # pragma: no cover - defensive: never leave a caller hanging
-            log.exception("group commit failed")
-            for _unit, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+        except Exception:
+            if len(batch) == 1:
+                self._run_alone(batch[0])
+            else:
+                for item in batch:
+                    self._run_alone(item)
             return
         self.commits += 1
         self.units += len(batch)
-        for future, ok, value in results:
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
+        for (_unit, future), value in zip(batch, values, strict=True):
+            future.set_result(value)
+
+    def _run_alone(self, item: tuple[Callable[[Connection], Any], Future[Any]]) -> None:
+        unit, future = item
+        try:
+            with self._engine.begin() as conn:
+                value = unit(conn)
+        except OperationalError as exc:
+            future.set_exception(TemporaryError(f"state DB commit failed: {exc.orig}"))
+        except Exception as exc:
+            future.set_exception(exc)
+        else:
+            self.commits += 1
+            self.units += 1
+            future.set_result(value)
+
+    @staticmethod
+    def _fail(batch: list[tuple[Callable[[Connection], Any], Future[Any]]], error: Exception) -> None:
+        for _unit, future in batch:
+            future.set_exception(error)

@@ -179,27 +179,3 @@ class PaperAccount(Base):
     __tablename__ = "paper_account"
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     cash: Mapped[Decimal] = mapped_column(DecimalText)
-
-
-class PaperPosition(Base):
-    """The paper broker's net position per symbol (signed qty) and last trade price."""
-
-    __tablename__ = "paper_positions"
-    symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
-    qty: Mapped[Decimal] = mapped_column(DecimalText, default=Decimal(0))
-    avg_price: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
-    last_price: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
-
-
-class PaperOrder(Base):
-    """An order executed by the paper broker, keyed by ``client_order_id`` (so a retry is idempotent)."""
-
-    __tablename__ = "paper_orders"
-    client_order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    order_id: Mapped[str] = mapped_column(String(64))
-    symbol: Mapped[str] = mapped_column(String(64))
-    side: Mapped[str] = mapped_column(String(8))
-    qty: Mapped[Decimal] = mapped_column(DecimalText)
-    price: Mapped[Decimal] = mapped_column(DecimalText)
-    fee: Mapped[Decimal] = mapped_column(DecimalText)
-    filled_at: Mapped[datetime] = mapped_column(UTCDateTime)
