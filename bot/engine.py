@@ -1060,7 +1060,8 @@ class Engine:
             slot_was_flat=slot.qty == 0,
             price=price,
             now=utc_now(),
-            loss_block_active=self._loss_block_day == today and self._resumed_day != today,
+            loss_block_active=self._loss_block_day == today,
+            loss_limit_lifted=self._resumed_day == today,
         )
         if reason and reason.startswith("daily loss") and self._loss_block_day != today:
             self._loss_block_day = today

@@ -42,12 +42,18 @@ def entry_block_reason(
     price: Decimal,
     now: datetime,
     loss_block_active: bool,
+    loss_limit_lifted: bool = False,
 ) -> str | None:
-    """Why an entry changing the symbol's net qty by ``entry_delta`` (signed) must not be placed, or None."""
-    if loss_block_active:
+    """Why an entry changing the symbol's net qty by ``entry_delta`` (signed) must not be placed, or None.
+
+    ``loss_block_active``: the daily loss limit tripped earlier today; ``loss_limit_lifted``: the owner
+    resumed trading today (``POST /resume``), which lifts the daily loss limit until tomorrow.
+    """
+    if loss_block_active and not loss_limit_lifted:
         return "daily loss limit reached earlier today: entries blocked until tomorrow or POST /resume"
     if (
         runtime.max_daily_loss_usd
+        and not loss_limit_lifted
         and exposure.daily_pnl is not None
         and exposure.daily_pnl <= -runtime.max_daily_loss_usd
     ):

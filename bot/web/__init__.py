@@ -7,12 +7,14 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, Request, jsonify, request
 from flask.json.provider import DefaultJSONProvider
+from flask_limiter import Limiter
 from werkzeug.exceptions import HTTPException
 
 from bot.services import Services, build_services
 from bot.settings import Settings, load_settings
+from bot.web.security import client_address, parse_networks
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,10 @@ def create_app(
     from bot.web.api import api
     from bot.web.webhook import webhook
 
+    guard = Guard(services.settings)
+    app.extensions["bot.guard"] = guard
+    limiter = Limiter(key_func=lambda: guard.client(request), app=app, storage_uri="memory://", default_limits=[])
+    limiter.limit(services.settings.webhook_rate_limit)(webhook)
     app.register_blueprint(webhook)
     app.register_blueprint(api)
 
@@ -77,6 +83,22 @@ def create_app(
         start_background_jobs(services)
         atexit.register(services.close)
     return app
+
+
+class Guard:
+    """The allowlist and trusted proxies from settings, and the client-address rule for requests.
+
+    Raises:
+        ConfigError: a malformed WEBHOOK_IP_ALLOWLIST or TRUSTED_PROXIES entry (at start-up).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.allowlist = parse_networks(settings.webhook_ip_allowlist, setting="WEBHOOK_IP_ALLOWLIST")
+        self.proxies = parse_networks(settings.trusted_proxies, setting="TRUSTED_PROXIES")
+
+    def client(self, req: Request) -> str:
+        """The client address of ``req`` (see :func:`bot.web.security.client_address`)."""
+        return client_address(req.remote_addr, req.headers.get("X-Forwarded-For"), self.proxies)
 
 
 def services_of(app: Flask) -> Services:

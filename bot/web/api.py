@@ -55,7 +55,8 @@ def health() -> Any:
         "store": services.workbook.kind,
         "broker": default,
         "mode": "live" if live or _default_live(services) else "paper",
-        "trading_enabled": snapshot.runtime.trading_enabled,
+        "trading_enabled": snapshot.runtime.trading_enabled and not services.engine.paused,
+        "paused": services.engine.paused,
         "active_configs": len(snapshot.rows),
         "config_errors": len([p for p in snapshot.problems.values() if p.active]),
         "last_signal_at": services.engine.last_signal_at.isoformat() if services.engine.last_signal_at else None,
@@ -161,3 +162,19 @@ def performance() -> Any:
         return jsonify({"recomputed": True, **summary})
     table = services.workbook.read_tables(["Performance"])["Performance"]
     return jsonify({"performance": table.rows, "total": len(table.rows)})
+
+
+@api.post("/pause")
+@require_token
+def pause() -> Any:
+    """Stop trading now: signals are recorded and answered BLOCKED until ``POST /resume``."""
+    current_app.extensions["bot"].engine.pause(True)
+    return jsonify({"paused": True})
+
+
+@api.post("/resume")
+@require_token
+def resume() -> Any:
+    """Resume trading; also lifts today's daily-loss block."""
+    current_app.extensions["bot"].engine.pause(False)
+    return jsonify({"paused": False})

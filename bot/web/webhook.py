@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
 from bot.domain import utc_now
+from bot.web.security import is_allowed
+
+log = logging.getLogger(__name__)
 
 webhook = Blueprint("webhook", __name__)
 
 #: Header the ``replay`` command sets; replays fill at the alert's time on the paper broker only.
 REPLAY_HEADER = "X-Bot-Replay"
+
+
+@webhook.before_request
+def _check_source() -> Any:
+    """403 for addresses outside WEBHOOK_IP_ALLOWLIST (checked before the body is read)."""
+    guard = current_app.extensions["bot.guard"]
+    address = guard.client(request)
+    if not is_allowed(address, guard.allowlist):
+        log.warning("alert refused from %s: not in WEBHOOK_IP_ALLOWLIST", address)
+        return jsonify({"error": "address not allowed"}), 403
+    return None
 
 
 @webhook.post("/webhook")
