@@ -22,14 +22,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(data_dir: Path, *, port: int | None = None, threads: int = 8, env: dict[str, str] | None = None
-                 ) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    data_dir: Path, *, port: int | None = None, threads: int = 8, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``python -m bot serve`` (gunicorn) and wait for /health; returns (process, base URL)."""
     port = port or free_port()
-    full_env = {**os.environ, "BOT_DATA_DIR": str(data_dir), "WEBHOOK_SECRET": SECRET, "BOT_API_TOKEN": TOKEN,
-                "LOG_LEVEL": "WARNING", **(env or {})}
-    process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "bot", "serve", "--port", str(port), "--threads", str(threads)], env=full_env,
+    full_env = {
+        **os.environ,
+        "BOT_DATA_DIR": str(data_dir),
+        "WEBHOOK_SECRET": SECRET,
+        "BOT_API_TOKEN": TOKEN,
+        "LOG_LEVEL": "WARNING",
+        **(env or {}),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--port", str(port), "--threads", str(threads)],
+        env=full_env,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

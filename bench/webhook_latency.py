@@ -46,12 +46,20 @@ def main() -> None:
         try:
             round_trips: list[float] = []
             with requests.Session() as session:
-                for i in range(50):  # warm-up, not measured
+                for _ in range(50):  # warm-up, not measured
                     session.get(url + "/health")
                 for i in range(args.alerts):
                     row, cycle = i % args.rows, i // args.rows
-                    body = json.dumps({"secret": SECRET, "action": "buy" if cycle % 2 == 0 else "sell",
-                                       "symbol": f"SYM{row}", "timeframe": "15", "price": 100 + cycle % 7, "id": f"b{i}"})
+                    body = json.dumps(
+                        {
+                            "secret": SECRET,
+                            "action": "buy" if cycle % 2 == 0 else "sell",
+                            "symbol": f"SYM{row}",
+                            "timeframe": "15",
+                            "price": 100 + cycle % 7,
+                            "id": f"b{i}",
+                        }
+                    )
                     started = time.perf_counter()
                     reply = session.post(url + "/webhook", data=body)
                     round_trips.append((time.perf_counter() - started) * 1000)
@@ -59,17 +67,23 @@ def main() -> None:
                         raise SystemExit(f"alert {i}: {reply.status_code} {reply.text}")
             engine = create_engine(f"sqlite:///{data / 'state.db'}")
             with engine.connect() as conn:
-                submitted = [float(v) for (v,) in conn.execute(text(
-                    "SELECT submitted_ms FROM signals WHERE submitted_ms IS NOT NULL"))]
+                submitted = [
+                    float(v)
+                    for (v,) in conn.execute(text("SELECT submitted_ms FROM signals WHERE submitted_ms IS NOT NULL"))
+                ]
                 orders = conn.execute(text("SELECT count(*) FROM orders")).scalar()
         finally:
             process.terminate()
             process.wait(timeout=30)
     print(f"alerts: {args.alerts}, orders placed: {orders}")
-    print(f"alert → order submitted (server): p50 {percentile(submitted, 50):.2f} ms, "
-          f"p99 {percentile(submitted, 99):.2f} ms, max {max(submitted):.2f} ms")
-    print(f"round trip (client, loopback):    p50 {percentile(round_trips, 50):.2f} ms, "
-          f"p99 {percentile(round_trips, 99):.2f} ms")
+    print(
+        f"alert → order submitted (server): p50 {percentile(submitted, 50):.2f} ms, "
+        f"p99 {percentile(submitted, 99):.2f} ms, max {max(submitted):.2f} ms"
+    )
+    print(
+        f"round trip (client, loopback):    p50 {percentile(round_trips, 50):.2f} ms, "
+        f"p99 {percentile(round_trips, 99):.2f} ms"
+    )
 
 
 if __name__ == "__main__":

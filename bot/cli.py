@@ -1,7 +1,8 @@
 """Command line: ``python -m bot <command>`` (console script ``bot``).
 
 Commands: ``run`` (what ``make run`` calls: server + dashboard + banner), ``serve``, ``export``,
-``import``, ``performance``, ``replay``, ``init-sheet``, ``doctor``. Exit codes: 0 ok, 1 failure the
+``import``, ``performance``, ``snapshot``, ``report``, ``replay``, ``init-sheet``, ``notify-test``,
+``backup``, ``restore``, ``doctor``. Exit codes: 0 ok, 1 failure the
 user must fix (message printed), 2 usage error.
 """
 
@@ -16,6 +17,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +76,17 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("performance", help="recompute the Trades and Performance tabs now")
     p.set_defaults(func=cmd_performance)
 
+    p = sub.add_parser("snapshot", help="record account equity, balances and imported cash flows now")
+    p.set_defaults(func=cmd_snapshot)
+
+    p = sub.add_parser("report", help="print returns, risk and per-symbol stats; write CSV exports and PNG charts")
+    p.add_argument("--out", type=Path, default=None, help="folder for the files (default: BOT_DATA_DIR/reports/DATE)")
+    p.add_argument("--benchmark", type=Path, default=None, help="CSV with date,close columns (default: SPY via Alpaca)")
+    p.add_argument("--as-of", type=_iso_date, default=None, help="last day of the report (YYYY-MM-DD)")
+    p.add_argument("--broker", action="append", default=None, help="only this broker's accounts (repeatable)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar while fetching history")
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("replay", help="post a JSON-lines file of alerts to a running server (paper broker only)")
     p.add_argument("file", type=Path)
     p.add_argument("--url", default="http://127.0.0.1:8080/webhook")
@@ -86,6 +99,15 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("notify-test", help="send a test message on every configured channel")
     p.set_defaults(func=cmd_notify_test)
+
+    p = sub.add_parser("backup", help="back up the state DB and local workbook into DIR (safe while running)")
+    p.add_argument("dir", type=Path)
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="write a backup back into BOT_DATA_DIR (stop the server first)")
+    p.add_argument("src", type=Path, help="a backup folder, or a folder of backups (the newest is used)")
+    p.add_argument("--force", action="store_true", help="restore even while a server runs on this data dir")
+    p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("doctor", help="check settings, workbook, brokers; non-zero exit when trading is blocked")
     p.set_defaults(func=cmd_doctor)
@@ -100,6 +122,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     check_listen_address(args.host, settings)
     from gunicorn.app.base import BaseApplication
+
+    from bot.logging_setup import setup_logging
+
+    setup_logging(settings)
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -119,8 +145,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
+            from bot.backup import acquire_server_lock
             from bot.web import create_app
 
+            self.server_lock = acquire_server_lock(settings.bot_data_dir)  # one server per data dir
             return create_app(settings, start_background=True)
 
     _Server().run()
@@ -271,6 +299,60 @@ def cmd_performance(args: argparse.Namespace) -> int:
     return 0
 
 
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date such as 2024-05-01") from None
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    """Snapshot every broker in use, refresh Balances, import cash flows, and write them now."""
+    from bot.services import build_services
+    from bot.snapshots import snapshot_job
+
+    services = build_services(load_settings())
+    try:
+        result = snapshot_job(services)
+        services.writer.flush()
+    finally:
+        services.close()
+    print(
+        f"{result['snapshots']} snapshot row(s), {result['balances']} balance row(s), "
+        f"{result['cash_flows']} cash flow(s) imported"
+    )
+    for problem in result["problems"]:
+        print(f"warning: {problem}", file=sys.stderr)
+    return 1 if result["problems"] and not result["snapshots"] else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Recompute Trades/Performance, then print the report and write its CSV and PNG files."""
+    from bot.domain import utc_now
+    from bot.jobs import recompute_performance
+    from bot.report import build_report
+    from bot.services import build_services
+
+    settings = load_settings()
+    services = build_services(settings)
+    try:
+        recompute_performance(services)
+        services.writer.flush()
+        out = args.out or settings.bot_data_dir / "reports" / utc_now().astimezone(settings.zone).strftime("%Y-%m-%d")
+        summary = build_report(
+            services,
+            out,
+            benchmark_csv=args.benchmark,
+            as_of=args.as_of,
+            brokers=args.broker,
+            progress=not args.no_progress,
+        )
+    finally:
+        services.close()
+    sys.stdout.write(summary.text())
+    return 0
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     """Post each line of a JSON-lines file in order; print a summary of replies."""
     import requests
@@ -331,17 +413,29 @@ def cmd_init_sheet(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Print a checklist with a fix per failure; exit 1 when something blocks trading."""
-    from bot.doctor import run_checks
+    from bot.doctor import print_report, run_checks
 
-    checks = run_checks()
-    blocking = False
-    for check in checks:
-        mark = "ok  " if check.ok else ("FAIL" if check.blocking else "warn")
-        print(f"[{mark}] {check.name}: {check.detail}")
-        if not check.ok and check.fix:
-            print(f"       fix: {check.fix}")
-        blocking |= check.blocking and not check.ok
-    return 1 if blocking else 0
+    return print_report(run_checks(), sys.stdout)
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Back up the state DB and the local workbook (consistent while the server runs)."""
+    from bot.backup import backup
+
+    paths = backup(load_settings(), args.dir)
+    print(f"backup written to {paths[0].parent}")
+    for path in paths:
+        print(f"  {path.name}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Restore a backup into BOT_DATA_DIR; refuses while a server runs unless --force."""
+    from bot.backup import restore
+
+    restored = restore(load_settings(), args.src, force=args.force)
+    print("restored: " + ", ".join(str(p) for p in restored))
+    return 0
 
 
 def cmd_notify_test(args: argparse.Namespace) -> int:

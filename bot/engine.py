@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from bot.alerts import check_secret, parse_body, parse_signal, redacted_body
@@ -399,6 +400,9 @@ class Engine:
         slot = self.read_slot(signal.key)
         try:
             instrument = broker.instrument(signal.symbol)
+        except ConfigError as exc:
+            self._emit("config_error", f"{signal.key}: {exc}", signal)
+            return finish("skipped", str(exc), status=RowStatus.CONFIG_ERROR)
         except (BrokerRejected, TemporaryError) as exc:
             return finish("failed", f"instrument lookup failed: {exc}", status=RowStatus.FAILED)
         decision = decide(signal.action, slot_qty=slot.qty, direction=row.direction, shortable=instrument.shortable)
@@ -433,7 +437,7 @@ class Engine:
                 notes.extend(size.notes)
                 signed_entry = open_qty if decision.open_side is PositionSide.LONG else -open_qty
                 blocked = self._entry_blocked(row, runtime, slot, signed_entry - slot.qty, price, broker)
-            except (SizingError, BrokerRejected, TemporaryError) as exc:
+            except (SizingError, BrokerRejected, TemporaryError, ConfigError) as exc:
                 if not decision.close_qty:
                     self._emit("order_failed", f"{signal.key}: {signal.action.value} not placed: {exc}", signal)
                     return finish("failed", str(exc), status=RowStatus.FAILED)
@@ -727,7 +731,7 @@ class Engine:
         """Send the order (retrying temporary errors with the same client order id) and record the result."""
         try:
             result = self._send_with_retry(broker, request)
-        except BrokerRejected as exc:
+        except (BrokerRejected, ConfigError) as exc:
             result = OrderUpdate(broker_order_id="", state=OrderState.REJECTED, reason=str(exc))
         except TemporaryError as exc:
             # unknown whether the venue got it: keep it pending; the tracker asks by client_order_id
@@ -863,12 +867,12 @@ class Engine:
         with self.symbol_lock(symbol):
             return self.apply_update(order_pk, update)
 
-    def open_order_details(self) -> list[tuple[int, str, str, datetime, str]]:
-        """Orders not yet final: ``(order pk, broker, client_order_id, created_at, state)``, oldest first."""
+    def open_order_details(self) -> list[tuple[int, str, str, datetime, str, str]]:
+        """Orders not yet final: ``(order pk, broker, client_order_id, created_at, state, symbol)``, oldest first."""
         final = [s.value for s in OrderState if s.is_final]
         with self.store.session() as s:
             return [
-                (o.id, o.broker, o.client_order_id, o.created_at, o.state)
+                (o.id, o.broker, o.client_order_id, o.created_at, o.state, o.symbol)
                 for o in s.scalars(select(OrderRecord).where(OrderRecord.state.not_in(final)).order_by(OrderRecord.id))
             ]
 
@@ -899,7 +903,7 @@ class Engine:
         for order in pending:
             try:
                 broker = self.brokers.get(order.broker)
-                update = broker.get_order(order.client_order_id)
+                update = broker.get_order(order.client_order_id, order.symbol)
             except BotError as exc:
                 log.error("recovery: cannot query %s for %s: %s", order.broker, order.client_order_id, exc)
                 continue
@@ -1145,6 +1149,10 @@ class Engine:
         return self.store.outbox_row(
             "write", "Config", {k: safe_cell(v) for k, v in cells.items()}, (key.symbol, key.timeframe)
         )
+
+    def note_row(self, session: Session, key: SlotKey, note: str) -> None:
+        """Queue a ``Note`` for the Config row of ``key`` inside the caller's transaction."""
+        session.add(OutboxRecord(**self._config_outbox(key, {"Note": note})))
 
     def _last_signal(self, signal: Signal, received_at: datetime) -> str:
         return last_signal_text(signal.action.value, signal.price, signal.fired_at or received_at, self._zone)

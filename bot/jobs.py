@@ -54,6 +54,33 @@ def recompute_performance(services: Services) -> dict[str, Any]:
         return {"trades": len(trips), "manual_trades": len(manual), "problems": problems}
 
 
+def reconcile_positions(services: Services) -> list[str]:
+    """Compare slot totals with each venue's positions; report differences, never "fix" them.
+
+    Each drift is kept for ``/health`` (``services.drift``), written to the ``Note`` of the Config rows
+    of that symbol and sent as a ``position_drift`` notification. Returns the drift descriptions.
+    """
+    from bot.notify.events import position_drift
+    from bot.reconcile import reconcile
+
+    drifts = reconcile(services)
+    services.drift = [d.describe() for d in drifts]  # type: ignore[attr-defined]
+    if not drifts:
+        return []
+    snapshot = services.config.get()
+    with services.store.session() as s:
+        for drift in drifts:
+            for key in snapshot.rows:
+                if key.symbol == drift.symbol:
+                    services.engine.note_row(s, key, f"position drift: {drift.describe()}")
+    for drift in drifts:
+        if services.notifier is not None:
+            services.notifier.publish(  # type: ignore[attr-defined]
+                position_drift(symbol=drift.symbol, broker_qty=drift.broker_qty, slots_qty=drift.slots_qty)
+            )
+    return services.drift  # type: ignore[attr-defined,no-any-return]
+
+
 def start_background_jobs(services: Services) -> None:
     """Start the outbox writer, the order tracker and the scheduled jobs; register their shutdown."""
     services.writer.start()
@@ -72,6 +99,18 @@ def start_background_jobs(services: Services) -> None:
         "interval",
         seconds=runtime.performance_interval_seconds,
         id="performance",
+        next_run_time=utc_now(),
+    )
+    scheduler.add_job(
+        _safe(reconcile_positions, services), "interval", seconds=runtime.reconcile_interval_seconds, id="reconcile"
+    )
+    from bot.snapshots import snapshot_job
+
+    scheduler.add_job(
+        _safe(snapshot_job, services),
+        "interval",
+        seconds=runtime.snapshot_interval_seconds,
+        id="snapshot",
         next_run_time=utc_now(),
     )
     scheduler.start()

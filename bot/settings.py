@@ -180,9 +180,10 @@ class RuntimeSettings(BaseModel):
     max_daily_loss_usd: Decimal = Field(
         Decimal(0), ge=0, description="Block entries for the rest of the day once today's loss exceeds this (0 = off)."
     )
-    risk_free_rate: float = Field(
-        0.0, ge=0, lt=1, description="Annual risk-free rate for Sharpe/Sortino (0.04 = 4 %)."
+    reconcile_interval_seconds: int = Field(
+        900, ge=60, description="How often slot positions are compared with the broker's positions."
     )
+    risk_free_rate: float = Field(0.0, ge=0, lt=1, description="Annual risk-free rate for Sharpe/Sortino (0.04 = 4 %).")
     cooldown_seconds: float = Field(0.0, ge=0, description="Block a slot's entries this long after it exits (0 = off).")
 
 

@@ -32,12 +32,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bot.domain import format_decimal, parse_decimal, utc_now
 from bot.errors import BotError
 from bot.sheets.base import Table, WriteBatch, clean_record
 from bot.sheets.schema import tab_spec
+
+if TYPE_CHECKING:
+    from bot.brokers.base import Account, Broker
+    from bot.services import Services
 
 __all__ = [
     "Balance",
@@ -404,7 +408,7 @@ def portfolio_equity(
 # --------------------------------------------------------------------------------------------
 
 
-def snapshot_brokers(services: Any, problems: list[str] | None = None) -> dict[str, Any]:
+def snapshot_brokers(services: Services, problems: list[str] | None = None) -> dict[str, Broker]:
     """The brokers in use, by registry name: created so far, the default, and any named by a Config row.
 
     A broker that cannot be created (missing keys) is left out and described in ``problems``.
@@ -416,7 +420,7 @@ def snapshot_brokers(services: Any, problems: list[str] | None = None) -> dict[s
         names += [row.broker for row in snapshot.rows.values() if row.broker]
     except BotError as exc:
         log.warning("snapshot: Config not readable, using the loaded brokers: %s", exc)
-    brokers: dict[str, Any] = {}
+    brokers: dict[str, Broker] = {}
     for name in dict.fromkeys(names):
         try:
             brokers[name] = registry.get(name)
@@ -428,7 +432,7 @@ def snapshot_brokers(services: Any, problems: list[str] | None = None) -> dict[s
     return brokers
 
 
-def snapshot_row(broker_name: str, account: Any, taken_at: datetime, zone: tzinfo) -> dict[str, str]:
+def snapshot_row(broker_name: str, account: Account, taken_at: datetime, zone: tzinfo) -> dict[str, str]:
     """The Snapshots row of one :class:`~bot.brokers.base.Account` at ``taken_at``.
 
     Returns:
@@ -447,10 +451,10 @@ def snapshot_row(broker_name: str, account: Any, taken_at: datetime, zone: tzinf
 
 
 def take_snapshot(
-    services: Any,
+    services: Services,
     now: datetime | None = None,
     *,
-    brokers: dict[str, Any] | None = None,
+    brokers: dict[str, Broker] | None = None,
     problems: list[str] | None = None,
 ) -> list[dict[str, str]]:
     """Append one Snapshots row per broker in use (see :func:`snapshot_brokers`), via the outbox.
@@ -548,10 +552,10 @@ def balances_rows(broker_name: str, balances: Iterable[Any], taken_at: datetime,
 
 
 def update_balances(
-    services: Any,
+    services: Services,
     now: datetime | None = None,
     *,
-    brokers: dict[str, Any] | None = None,
+    brokers: dict[str, Broker] | None = None,
     problems: list[str] | None = None,
 ) -> int:
     """Refresh the Balances tab for every broker in use whose adapter has ``balances()``.
@@ -619,9 +623,9 @@ def cash_flow_rows(flows: Iterable[CashFlow], *, broker: str, account: str, zone
 
 
 def import_cash_flows(
-    services: Any,
+    services: Services,
     *,
-    brokers: dict[str, Any] | None = None,
+    brokers: dict[str, Broker] | None = None,
     problems: list[str] | None = None,
 ) -> int:
     """Append the deposits and withdrawals reported by brokers that have ``cash_flows(since)``.
@@ -683,7 +687,7 @@ def import_cash_flows(
     return len(appends)
 
 
-def snapshot_job(services: Any, now: datetime | None = None) -> dict[str, Any]:
+def snapshot_job(services: Services, now: datetime | None = None) -> dict[str, Any]:
     """The scheduled job: :func:`take_snapshot`, :func:`update_balances`, :func:`import_cash_flows`.
 
     Each part runs even when another fails (a workbook error in one is reported, not raised).

@@ -49,10 +49,10 @@ class OrderTracker:
     def poll_once(self) -> int:
         """Query every open order once; return how many changed."""
         changed = 0
-        for order_pk, broker_name, client_order_id, created_at, state in self._engine.open_order_details():
+        for order_pk, broker_name, client_order_id, created_at, state, symbol in self._engine.open_order_details():
             try:
                 broker = self._engine.brokers.get(broker_name)
-                update = broker.get_order(client_order_id)
+                update = broker.get_order(client_order_id, symbol)
             except BotError as exc:
                 log.warning("tracker: %s %s: %s", broker_name, client_order_id, exc)
                 continue

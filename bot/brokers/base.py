@@ -104,8 +104,11 @@ class Broker(Protocol):
         """Send a market order; idempotent by ``client_order_id`` (a resend returns the same order)."""
         ...
 
-    def get_order(self, client_order_id: str) -> OrderUpdate | None:
-        """Current state of an order by our id, or None when the venue never received it."""
+    def get_order(self, client_order_id: str, symbol: str = "") -> OrderUpdate | None:
+        """Current state of an order by our id, or None when the venue never received it.
+
+        ``symbol``: the order's symbol (Binance looks orders up by symbol and id).
+        """
         ...
 
     def account(self) -> Account:

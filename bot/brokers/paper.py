@@ -141,7 +141,7 @@ class PaperBroker:
         self._positions[symbol] = self._positions.get(symbol, ZERO) + signed
         self._last[symbol] = price
 
-    def get_order(self, client_order_id: str) -> OrderUpdate | None:
+    def get_order(self, client_order_id: str, symbol: str = "") -> OrderUpdate | None:
         """The paper order with this id, or None when it was never executed."""
         with self._store.reader.connect() as conn:
             row = conn.execute(_SEL_ORDER, {"k_id": client_order_id}).first()

@@ -67,6 +67,10 @@ def create_app(
     app.register_blueprint(webhook)
     app.register_blueprint(api)
 
+    from bot.web.metrics import register_metrics
+
+    register_metrics(app, services)
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
         messages = {413: f"body too large (limit {MAX_BODY_BYTES // 1024} KiB)", 429: "too many requests"}
