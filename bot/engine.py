@@ -271,6 +271,8 @@ class Engine:
                 conn.execute(insert(META).values(key="paused", value=""))
         self.paused = bool(paused)
         self._slots: dict[SlotKey, SlotState] = {}
+        #: latest Order Status written per row by this process (the sheet may lag behind the outbox)
+        self.row_status: dict[SlotKey, str] = {}
         self._recent: dict[str, tuple[datetime, int]] = {}
         self._recent_since = utc_now()
         self._recent_prune_at = 10_000
@@ -1145,6 +1147,8 @@ class Engine:
         return self.store.outbox_row("upsert", "Orders", row, (order["client_order_id"],))
 
     def _config_outbox(self, key: SlotKey, values: dict[str, str]) -> dict[str, Any]:
+        if "Order Status" in values:
+            self.row_status[key] = values["Order Status"]
         cells = {**values, "Last Updated": fmt_time(utc_now(), self._zone)}
         return self.store.outbox_row(
             "write", "Config", {k: safe_cell(v) for k, v in cells.items()}, (key.symbol, key.timeframe)

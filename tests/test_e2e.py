@@ -42,7 +42,8 @@ def _env(data: Path) -> dict[str, str]:
 
 
 def _start(data: Path, port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--port", str(port)], env=_env(data), cwd=ROOT)
+    process = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--port", str(port)], env=_env(data), cwd=ROOT,
+                               start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -92,7 +93,7 @@ def test_replay_with_a_kill_in_the_middle_matches_the_reference(tmp_path: Path) 
                                    f"http://127.0.0.1:{port}/webhook"], env=_env(data), cwd=ROOT,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         _wait_for_signals(data / "state.db", at_least=35)  # the second replay is under way past line 20
-        os.kill(server.pid, signal.SIGKILL)
+        os.killpg(server.pid, signal.SIGKILL)  # gunicorn master and worker, no clean-up
         server.wait(timeout=30)
         replay.wait(timeout=60)
         # restart: recovery resolves anything in flight; the full replay then refuses what was done
@@ -111,8 +112,11 @@ def test_replay_with_a_kill_in_the_middle_matches_the_reference(tmp_path: Path) 
     reference = simulate(alerts, qty=Decimal(10))
     # every stream ends with a close: all slots flat, statuses WAITING, no position at the venue
     assert positions == {"positions": [], "total": 0}
-    assert {k: v["status"] for k, v in config.items() if k[0] in ("AAPL", "MSFT")} == {
-        ("AAPL", "1d"): "WAITING", ("AAPL", "1w"): "WAITING", ("MSFT", "1d"): "WAITING"}
+    expected = {("AAPL", "1d"): "WAITING", ("AAPL", "1w"): "WAITING", ("MSFT", "1d"): "WAITING"}
+    assert {k: v["status"] for k, v in config.items() if k[0] in ("AAPL", "MSFT")} == expected
+    sheet = json.loads(_cli(data, "export", "Config", "--format", "json").stdout)
+    assert {(r["symbol"], r["Time Frame"]): (r["Order Status"], r["Position"]) for r in sheet[:3]} == {
+        ("AAPL", "1D"): ("WAITING", "0"), ("AAPL", "1W"): ("WAITING", "0"), ("MSFT", "D"): ("WAITING", "0")}
 
     exported = _cli(data, "export", "Orders", "--format", "json")
     orders = json.loads(exported.stdout)

@@ -83,7 +83,8 @@ def _default_live(services: Any) -> bool:
 @require_token
 def config() -> Any:
     """``{"config": {"AAPL 15m": 5000, …}, "total": N, "rows": [...], "problems": [...]}``."""
-    snapshot = current_app.extensions["bot"].config.get()
+    services = current_app.extensions["bot"]
+    snapshot, engine = services.config.get(), services.engine
     rows = sorted(snapshot.rows.values(), key=lambda r: r.row_number)
     return jsonify(
         {
@@ -98,7 +99,8 @@ def config() -> Any:
                     "size_type": r.size_type.value,
                     "direction": r.direction.value,
                     "broker": r.broker or "default",
-                    "status": snapshot.statuses.get((r.symbol, r.timeframe), ("", ""))[0],
+                    "status": engine.row_status.get(r.key)
+                    or snapshot.statuses.get((r.symbol, r.timeframe), ("", ""))[0],
                 }
                 for r in rows
             ],

@@ -1,0 +1,160 @@
+"""Faults: kill -9 during a burst; the venue failing and hanging. Nothing lost, nothing doubled."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from support.helpers import SECRET, TOKEN
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+SYMBOLS = [f"K{i}" for i in range(40)]
+CLIENTS = 4
+
+
+def _env(data: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "BOT_DATA_DIR": str(data),
+        "WEBHOOK_SECRET": SECRET,
+        "BOT_API_TOKEN": TOKEN,
+        "LOG_LEVEL": "WARNING",
+        "WEBHOOK_RATE_LIMIT": "100000/second",
+    }
+
+
+def _start(data: Path, port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--port", str(port)], env=_env(data), cwd=ROOT, start_new_session=True
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok:
+                return process
+        except requests.RequestException:
+            time.sleep(0.05)
+    process.kill()
+    raise AssertionError("server did not start")
+
+
+def _alerts() -> list[list[dict[str, Any]]]:
+    """Per client: its symbols' alerts in order (buy, sell, buy, …: every alert places an order)."""
+    per_client: list[list[dict[str, Any]]] = [[] for _ in range(CLIENTS)]
+    for cycle in range(25):
+        for index, symbol in enumerate(SYMBOLS):
+            per_client[index % CLIENTS].append(
+                {
+                    "secret": SECRET,
+                    "action": "buy" if cycle % 2 == 0 else "sell",
+                    "symbol": symbol,
+                    "timeframe": "1h",
+                    "price": str(100 + cycle),
+                    "id": f"{symbol}-{cycle}",
+                }
+            )
+    return per_client
+
+
+def _send_all(port: int, per_client: list[list[dict[str, Any]]], acks: dict[str, dict[str, Any]]) -> None:
+    def run(alerts: list[dict[str, Any]]) -> None:
+        with requests.Session() as session:
+            for alert in alerts:
+                try:
+                    reply = session.post(f"http://127.0.0.1:{port}/webhook", data=json.dumps(alert), timeout=10)
+                except requests.RequestException:
+                    return  # the server died: this client stops, like TradingView would not retry
+                if reply.status_code == 200:
+                    acks[alert["id"]] = reply.json()
+
+    threads = [threading.Thread(target=run, args=(alerts,)) for alerts in per_client]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def _count(db: Path, sql: str) -> int:
+    with sqlite3.connect(db, timeout=10) as conn:
+        return int(conn.execute(sql).fetchone()[0])
+
+
+def test_kill_9_during_a_burst_loses_nothing_and_doubles_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    config = tmp_path / "config.csv"
+    config.write_text(
+        "symbol,position_size,active,Time Frame,size_type\n" + "".join(f"{s},1,TRUE,1h,qty\n" for s in SYMBOLS)
+    )
+    subprocess.run(
+        [sys.executable, "-m", "bot", "import", "Config", str(config), "--replace"],
+        env=_env(data),
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = _start(data, port)
+    db = data / "state.db"
+    per_client = _alerts()
+    acks: dict[str, dict[str, Any]] = {}
+    sender = threading.Thread(target=_send_all, args=(port, per_client, acks))
+    sender.start()
+    deadline = time.monotonic() + 120
+    while _count(db, "SELECT count(*) FROM signals") < 300 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.killpg(server.pid, signal.SIGKILL)  # gunicorn master and worker, no clean-up
+    server.wait(timeout=30)
+    sender.join(timeout=60)
+    assert 300 <= len(acks) < 1000, "the kill landed in the middle of the burst"
+
+    server = _start(data, port)  # start-up recovery runs here
+    try:
+        with sqlite3.connect(db, timeout=10) as conn:
+            accepted = dict(
+                conn.execute(
+                    "SELECT alert_id, count(*) FROM signals WHERE result NOT IN ('duplicate', 'rejected') "
+                    "GROUP BY alert_id"
+                ).fetchall()
+            )
+            doubled = conn.execute(
+                "SELECT count(*) FROM (SELECT signal_id FROM orders GROUP BY signal_id HAVING count(*) > 1)"
+            ).fetchone()[0]
+            pending = conn.execute("SELECT count(*) FROM orders WHERE state = 'pending'").fetchone()[0]
+        for alert_id, reply in acks.items():  # every alert answered 200 has exactly one outcome
+            assert accepted.get(alert_id) == 1, alert_id
+            assert reply["status"] == "success" and reply["order_status"] in ("FILLED", "WAITING")
+        assert all(count == 1 for count in accepted.values())
+        assert doubled == 0 and pending == 0
+
+        # TradingView does not retry, but an owner might resend everything: nothing may trade twice
+        resent: dict[str, dict[str, Any]] = {}
+        _send_all(port, per_client, resent)
+        assert all(resent[alert_id]["status"] == "duplicate" for alert_id in acks)
+        positions = requests.get(
+            f"http://127.0.0.1:{port}/positions", timeout=10, headers={"Authorization": f"Bearer {TOKEN}"}
+        ).json()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert _count(db, "SELECT count(*) FROM orders") == 1000  # one order per alert, each exactly once
+    assert _count(db, "SELECT count(DISTINCT client_order_id) FROM orders") == 1000
+    assert _count(db, "SELECT count(*) FROM fills") == 1000
+    # 25 alerts per symbol ending with a buy: every slot is long 1, and the venue holds what the slots say
+    assert {p["symbol"]: Decimal(p["qty"]) for p in positions["positions"]} == {s: Decimal(1) for s in SYMBOLS}
