@@ -8,6 +8,7 @@ local workbook's version changes) and keeps the last good snapshot when the work
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -29,7 +30,7 @@ from bot.domain import (
     parse_trading_hours,
     utc_now,
 )
-from bot.errors import BotError, ConfigError
+from bot.errors import BotError, ConfigError, TemporaryError
 from bot.settings import RuntimeSettings, parse_runtime_settings
 from bot.sheets.base import Table, Workbook
 from bot.sheets.schema import tab_spec
@@ -253,9 +254,13 @@ class ConfigCache:
         workbook: where to read from.
         on_reload: called with each new snapshot (the engine writes row statuses from it).
         extra_setting_keys: Settings keys owned by other modules (notifications), not flagged unknown.
+        background: refresh on a background thread once a snapshot exists (remote workbooks: an alert
+            never waits for Google; it trades on the current snapshot while the refresh runs).
+        last_good: ``(save, load)`` callables keeping the last good Config/Settings tables durable, so a
+            restart while the workbook is unreachable still trades on them.
 
-    The first :meth:`get` reads synchronously and raises on failure (start-up must fail loudly);
-    later failures keep the last good snapshot and set :attr:`degraded_since`.
+    The first :meth:`get` reads synchronously; with no saved tables it raises on failure (start-up must
+    fail loudly). Later failures keep the last good snapshot and set :attr:`degraded_since`.
     """
 
     def __init__(
@@ -265,8 +270,14 @@ class ConfigCache:
         on_reload: Callable[[ConfigSnapshot], None] | None = None,
         extra_setting_keys: frozenset[str] = frozenset(),
         clock: Callable[[], float] = time.monotonic,
+        background: bool = False,
+        last_good: tuple[Callable[[dict[str, Table]], None], Callable[[], dict[str, Table] | None]] | None = None,
     ) -> None:
         self._workbook = workbook
+        self._background = background
+        self._refreshing = threading.Event()
+        self._last_good = last_good
+        self._saved_digest = ""
         self._on_reload = on_reload
         self._extra = extra_setting_keys
         self._clock = clock
@@ -286,6 +297,11 @@ class ConfigCache:
         """
         snapshot = self._snapshot
         if snapshot is not None and not self._stale(snapshot):
+            return snapshot
+        if snapshot is not None and self._background:
+            if not self._refreshing.is_set():
+                self._refreshing.set()
+                threading.Thread(target=self._refresh_in_background, name="config-refresh", daemon=True).start()
             return snapshot
         with self._lock:
             snapshot = self._snapshot
@@ -308,14 +324,29 @@ class ConfigCache:
         self._version_checked = now
         return False
 
+    def _refresh_in_background(self) -> None:
+        try:
+            with self._lock:
+                self._reload()
+        except Exception:  # the thread must end quietly; the next get() tries again
+            log.exception("background config refresh failed")
+        finally:
+            self._refreshing.clear()
+
     def _reload(self) -> ConfigSnapshot:
         try:
             version = self._workbook.version()
             tables = self._workbook.read_tables(["Config", "Settings"])
             snapshot = build_snapshot(tables["Config"], tables["Settings"], extra_setting_keys=self._extra)
+            self._save_last_good(tables)
         except BotError as exc:
             if self._snapshot is None:
-                raise
+                saved = self._last_good[1]() if self._last_good and isinstance(exc, TemporaryError) else None
+                if saved is None:
+                    raise
+                log.warning("workbook unreadable at start-up (%s); trading on the last good config saved", exc)
+                self._snapshot = build_snapshot(saved["Config"], saved["Settings"], extra_setting_keys=self._extra)
+                self.degraded_since = utc_now()
             if self.degraded_since is None:
                 self.degraded_since = utc_now()
                 log.warning("workbook unreadable, trading on the last good config: %s", exc)
@@ -333,3 +364,15 @@ class ConfigCache:
             except Exception:  # a status write must never stop trading
                 log.exception("writing Config statuses after reload failed")
         return snapshot
+
+    def _save_last_good(self, tables: dict[str, Table]) -> None:
+        """Persist the tables when they changed since the last save (see ``last_good``)."""
+        if self._last_good is None:
+            return
+        digest = hashlib.sha256(repr([(t.headers, t.rows) for t in tables.values()]).encode()).hexdigest()
+        if digest != self._saved_digest:
+            try:
+                self._last_good[0](tables)
+                self._saved_digest = digest
+            except BotError as exc:
+                log.warning("could not save the last good config: %s", exc)

@@ -18,7 +18,7 @@ from bot.brokers.paper import PaperBroker
 from bot.config_table import ConfigCache, ConfigSnapshot
 from bot.domain import utc_now
 from bot.engine import BrokerRegistry, Engine
-from bot.errors import ConfigError
+from bot.errors import ConfigError, TemporaryError
 from bot.settings import RuntimeSettings, Settings, ensure_local_secret
 from bot.sheets.base import Workbook
 from bot.sheets.local import LocalWorkbook
@@ -108,7 +108,7 @@ class Services:
         self.closers.clear()
 
 
-def open_workbook(settings: Settings) -> Workbook:
+def open_workbook(settings: Settings, *, check: bool = True) -> Workbook:
     """The workbook chosen by BOT_STORE: the local file, or the Google Sheet.
 
     Raises:
@@ -117,7 +117,7 @@ def open_workbook(settings: Settings) -> Workbook:
     if settings.bot_store == "google":
         from bot.sheets.google import open_google_workbook
 
-        return open_google_workbook(settings)
+        return open_google_workbook(settings, check=check)
     return LocalWorkbook(settings.workbook_path)
 
 
@@ -199,10 +199,18 @@ def build_services(
     secret = settings.webhook_secret.get_secret_value() or ensure_local_secret(settings.bot_data_dir / "webhook_secret")
     token = settings.bot_api_token.get_secret_value() or ensure_local_secret(settings.bot_data_dir / "api_token")
     store = StateStore(settings.db_url)
-    workbook = workbook or open_workbook(settings)
     if seed_examples is None:
         seed_examples = settings.bot_store == "local"
-    seed_workbook(workbook, examples=seed_examples)
+    try:
+        workbook = workbook or open_workbook(settings)
+        seed_workbook(workbook, examples=seed_examples)
+    except TemporaryError as exc:
+        # Google unreachable at start-up: trade on the last good config if one was saved, else fail loudly
+        if store.load_tables("last_good_config") is None:
+            store.close()
+            raise
+        log.warning("workbook unreachable at start-up (%s); starting on the last good config", exc)
+        workbook = workbook or open_workbook(settings, check=False)
     from bot.notify import build_notifier
     from bot.notify.events import Event, workbook_degraded, workbook_recovered
     from bot.notify.routing import NOTIFY_SETTING_KEYS, parse_notify_settings
@@ -218,7 +226,16 @@ def build_services(
         if "engine" in engine_holder:
             engine_holder["engine"].on_config_reload(snapshot)
 
-    config = ConfigCache(workbook, on_reload=on_reload, extra_setting_keys=frozenset(NOTIFY_SETTING_KEYS))
+    config = ConfigCache(
+        workbook,
+        on_reload=on_reload,
+        extra_setting_keys=frozenset(NOTIFY_SETTING_KEYS),
+        background=workbook.kind != "local",
+        last_good=(
+            lambda tables: store.save_tables("last_good_config", tables),
+            lambda: store.load_tables("last_good_config"),
+        ),
+    )
 
     def runtime() -> RuntimeSettings:
         return config.get().runtime
@@ -240,6 +257,7 @@ def build_services(
             notifier.publish(workbook_degraded(reason=error, pending_writes=store.outbox_depth()))
         else:
             notifier.publish(workbook_recovered())
+
     default_interval = 1.0 if workbook.kind == "google" else 0.2
     writer = OutboxWriter(
         store,

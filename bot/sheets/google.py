@@ -192,6 +192,7 @@ def open_google_workbook(
     *,
     http_client: type[HTTPClient] = HTTPClient,
     timeout: float | tuple[float, float] = (5.0, 20.0),
+    check: bool = True,
     **options: Any,
 ) -> GoogleWorkbook:
     """Open the Google Sheet of ``settings`` and check that the service account can use it.
@@ -200,6 +201,7 @@ def open_google_workbook(
         settings: GOOGLE_SHEET_ID (id or URL), GOOGLE_CREDENTIALS_JSON or GOOGLE_CREDENTIALS_FILE.
         http_client: gspread's HTTP client class (tests pass one routed to a loopback fake).
         timeout: seconds per request, or ``(connect, read)``.
+        check: verify access now (one request); False when starting during an outage on a saved config.
         options: passed to :class:`GoogleWorkbook` (budget and cache knobs).
 
     Costs one request (``spreadsheets.get`` of the tab list) plus the token exchange.
@@ -222,6 +224,8 @@ def open_google_workbook(
     client = gspread.Client(auth=credentials, http_client=http_client)
     client.set_timeout(timeout)
     workbook = GoogleWorkbook(client, sheet_id, service_account_email=str(info["client_email"]), **options)
+    if not check:
+        return workbook
     try:
         workbook.check_access()
     except BotError:

@@ -18,12 +18,15 @@ from datetime import datetime
 from tenacity import RetryCallState, wait_exponential_jitter
 
 from bot.domain import utc_now
-from bot.errors import BotError
+from bot.errors import BotError, ConfigError
 from bot.sheets.base import RowWrite, Workbook, WriteBatch
 from bot.state.models import OutboxRecord
 from bot.state.store import StateStore
 
 log = logging.getLogger(__name__)
+
+#: A write the workbook refuses (not a temporary failure) this many times is set aside and logged.
+MAX_REFUSALS = 3
 
 
 def coalesce(entries: list[OutboxRecord]) -> WriteBatch:
@@ -88,6 +91,7 @@ class OutboxWriter:
         self.last_error = ""
         self.flushes = 0
         self.errors = 0
+        self.set_aside: list[str] = []
 
     def start(self) -> None:
         """Start the background thread (idempotent)."""
@@ -120,6 +124,13 @@ class OutboxWriter:
                 break
             try:
                 self._workbook.apply(coalesce(entries))
+            except ConfigError:
+                # refused for good (e.g. Google 400 on one cell): find the culprit, keep the rest flowing
+                self.errors += 1
+                applied += self._apply_each(entries)
+                if len(entries) < self._batch_limit:
+                    break
+                continue
             except BotError as exc:
                 self._store.outbox_failed(entries[0].id)
                 self.errors += 1
@@ -141,6 +152,31 @@ class OutboxWriter:
                 self._after_flush()
             except BotError as exc:
                 log.warning("after-flush task failed: %s", exc)
+        return applied
+
+    def _apply_each(self, entries: list[OutboxRecord]) -> int:
+        """Apply entries one at a time; an entry refused :data:`MAX_REFUSALS` times is set aside (logged)."""
+        applied = 0
+        for entry in entries:
+            try:
+                self._workbook.apply(coalesce([entry]))
+            except ConfigError as exc:
+                if entry.attempts + 1 >= MAX_REFUSALS:
+                    log.error(
+                        "workbook refused a write %d times; set aside: %s %s %s: %s",
+                        MAX_REFUSALS,
+                        entry.kind,
+                        entry.tab,
+                        entry.key,
+                        exc,
+                    )
+                    self.set_aside.append(f"{entry.tab} {entry.key}: {exc}")
+                    self._store.outbox_delete([entry.id])
+                else:
+                    self._store.outbox_failed(entry.id)
+                continue
+            self._store.outbox_delete([entry.id])
+            applied += 1
         return applied
 
     def _set_degraded(self, error: str) -> None:

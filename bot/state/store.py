@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain import Fill, Side, SlotKey, utc_now
 from bot.errors import TemporaryError
+from bot.sheets.base import Table
 from bot.state.journal import GroupCommitter
 from bot.state.models import Base, FillRecord, Meta, OrderRecord, OutboxRecord, SlotRecord
 
@@ -113,9 +114,7 @@ class StateStore:
         }
 
     @classmethod
-    def enqueue(
-        cls, session: Session, kind: str, tab: str, payload: dict[str, str], key: tuple[str, ...] = ()
-    ) -> None:
+    def enqueue(cls, session: Session, kind: str, tab: str, payload: dict[str, str], key: tuple[str, ...] = ()) -> None:
         """Add a workbook write to the outbox inside the caller's ORM transaction (see :meth:`outbox_row`)."""
         session.add(OutboxRecord(**cls.outbox_row(kind, tab, payload, key)))
 
@@ -129,6 +128,11 @@ class StateStore:
         with self.session() as s:
             s.execute(delete(OutboxRecord).where(OutboxRecord.id <= last_id))
 
+    def outbox_delete(self, ids: list[int]) -> None:
+        """Delete the given outbox entries."""
+        with self.session() as s:
+            s.execute(delete(OutboxRecord).where(OutboxRecord.id.in_(ids)))
+
     def outbox_failed(self, first_id: int) -> None:
         """Count a failed attempt on the entry that could not be applied."""
         with self.session() as s:
@@ -140,6 +144,27 @@ class StateStore:
         """Number of pending workbook writes."""
         with self.session() as s:
             return int(s.scalar(select(func.count()).select_from(OutboxRecord)) or 0)
+
+    # -- last good config ------------------------------------------------------------------
+
+    def save_tables(self, name: str, tables: dict[str, Table]) -> None:
+        """Keep ``tables`` (tab → :class:`~bot.sheets.base.Table`) durably under ``name``."""
+        data = json.dumps({tab: {"headers": t.headers, "rows": t.rows} for tab, t in tables.items()})
+        with self.session() as s:
+            row = s.get(Meta, name)
+            if row is None:
+                s.add(Meta(key=name, value=data))
+            else:
+                row.value = data
+
+    def load_tables(self, name: str) -> dict[str, Table] | None:
+        """Tables saved by :meth:`save_tables`, or None."""
+        with self.session() as s:
+            row = s.get(Meta, name)
+            if row is None:
+                return None
+            data = json.loads(row.value)
+        return {tab: Table(tab, t["headers"], t["rows"]) for tab, t in data.items()}
 
     # -- slots and fills --------------------------------------------------------------------
 
