@@ -1045,8 +1045,8 @@ class Engine:
                 slots = conn.execute(select(SLOTS.c.symbol, SLOTS.c.qty, SLOTS.c.avg_price)).all()
                 symbol_qty = sum((r.qty for r in slots if r.symbol == row.symbol), start=ZERO)
                 open_slots = sum(1 for r in slots if r.qty != 0)
-                if runtime.max_daily_loss_usd:
-                    daily = self._daily_pnl(conn, slots, broker)
+            if runtime.max_daily_loss_usd:
+                daily = self.daily_pnl()
         now_mono = time.monotonic()
         while self._order_times and now_mono - self._order_times[0] >= 60:
             self._order_times.popleft()
@@ -1073,18 +1073,26 @@ class Engine:
             self._loss_block_day = today
         return reason
 
-    def _daily_pnl(self, conn: Connection, slots: list[Any], broker: Broker) -> Decimal:
-        """Today's realised P&L (fills since local midnight) plus unrealised P&L at the venue's last prices."""
+    def daily_pnl(self) -> Decimal:
+        """Today's P&L, quote currency: realised (fills since local midnight, average cost, net of fees) plus
+        unrealised on open slots, each valued at its own venue's last price."""
         midnight = datetime.combine(utc_now().astimezone(self._zone).date(), datetime.min.time(), self._zone)
-        realised = sum(
-            (r for (r,) in conn.execute(select(FILLS.c.realised_pnl).where(FILLS.c.filled_at >= midnight))), start=ZERO
-        )
+        with self.store.reader.connect() as conn:
+            realised = sum(
+                (r for (r,) in conn.execute(select(FILLS.c.realised_pnl).where(FILLS.c.filled_at >= midnight))),
+                start=ZERO,
+            )
+            slots = conn.execute(select(SLOTS.c.symbol, SLOTS.c.qty, SLOTS.c.avg_price, SLOTS.c.broker)).all()
         unrealised = ZERO
         for slot in slots:
-            if slot.qty != 0 and slot.avg_price is not None:
-                last = broker.last_price(slot.symbol)
-                if last is not None:
-                    unrealised += (last - slot.avg_price) * slot.qty
+            if slot.qty == 0 or slot.avg_price is None:
+                continue
+            try:
+                last = self.brokers.get(slot.broker or self.brokers.default).last_price(slot.symbol)
+            except BotError:
+                last = None
+            if last is not None:
+                unrealised += (last - slot.avg_price) * slot.qty
         return realised + unrealised
 
     def pause(self, paused: bool) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -81,6 +83,53 @@ def reconcile_positions(services: Services) -> list[str]:
     return services.drift  # type: ignore[attr-defined,no-any-return]
 
 
+def monitor(services: Services, monitor_state: dict[str, Any], now: datetime | None = None) -> list[str]:
+    """Threshold and silence checks (every minute): publishes ``threshold`` / ``webhook_silent`` events.
+
+    Equity is the sum of the loaded brokers' account equity (USD/USDT as USD); today's P&L is realised
+    (fills since local midnight) plus unrealised; drawdown is measured from the highest equity seen by
+    this process. Silence counts only while an active row's ``trading_hours`` is open (rows without
+    hours trade around the clock). Returns the texts of the events published.
+    """
+    from bot.notify.routing import ThresholdMonitor
+
+    notifier = services.notifier
+    if notifier is None:
+        return []
+    now = now or utc_now()
+    checker = monitor_state.setdefault("monitor", ThresholdMonitor())
+    checker.settings = notifier.settings  # type: ignore[attr-defined]
+    equity = Decimal(0)
+    for broker in services.brokers.loaded().values():
+        try:
+            equity += broker.account().equity
+        except BotError as exc:
+            log.warning("monitor: %s account unavailable: %s", broker.name, exc)
+    peak = max(monitor_state.get("peak", equity), equity)
+    monitor_state["peak"] = peak
+    found = checker.check(equity_usd=equity, daily_pnl_usd=services.engine.daily_pnl(), peak_equity_usd=peak, now=now)
+    rows = list(services.config.get().rows.values())
+    if any(row.trading_hours is None or row.trading_hours.contains(now) for row in rows):
+        found += checker.check_silence(last_signal_at=services.engine.last_signal_at, now=now)
+    for event in found:
+        notifier.publish(event)  # type: ignore[attr-defined]
+    return [event.text for event in found]
+
+
+def daily_summary(services: Services) -> str:
+    """Build the report (text + PNG charts) and publish it as the ``daily_summary`` event."""
+    from bot.notify.events import daily_summary as summary_event
+    from bot.report import build_report
+
+    recompute_performance(services)
+    today = utc_now().astimezone(services.settings.zone).strftime("%Y-%m-%d")
+    summary = build_report(services, services.settings.bot_data_dir / "reports" / today, progress=False)
+    text = summary.text()
+    if services.notifier is not None:
+        services.notifier.publish(summary_event(text=text, attachments=summary.attachments))  # type: ignore[attr-defined]
+    return text
+
+
 def start_background_jobs(services: Services) -> None:
     """Start the outbox writer, the order tracker and the scheduled jobs; register their shutdown."""
     services.writer.start()
@@ -112,6 +161,17 @@ def start_background_jobs(services: Services) -> None:
         seconds=runtime.snapshot_interval_seconds,
         id="snapshot",
         next_run_time=utc_now(),
+    )
+    monitor_state: dict[str, Any] = {}
+    scheduler.add_job(_safe(lambda svc: monitor(svc, monitor_state), services), "interval", seconds=60, id="monitor")
+    hour, minute = (int(part) for part in runtime.daily_summary_time.split(":"))
+    scheduler.add_job(
+        _safe(daily_summary, services),
+        "cron",
+        hour=hour,
+        minute=minute,
+        timezone=services.settings.bot_timezone,
+        id="daily_summary",
     )
     scheduler.start()
     services.scheduler = scheduler

@@ -180,6 +180,11 @@ class RuntimeSettings(BaseModel):
     max_daily_loss_usd: Decimal = Field(
         Decimal(0), ge=0, description="Block entries for the rest of the day once today's loss exceeds this (0 = off)."
     )
+    daily_summary_time: str = Field(
+        "22:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="When the daily summary is sent (HH:MM, BOT_TIMEZONE).",
+    )
     reconcile_interval_seconds: int = Field(
         900, ge=60, description="How often slot positions are compared with the broker's positions."
     )
