@@ -158,3 +158,75 @@ def test_kill_9_during_a_burst_loses_nothing_and_doubles_nothing(tmp_path: Path)
     assert _count(db, "SELECT count(*) FROM fills") == 1000
     # 25 alerts per symbol ending with a buy: every slot is long 1, and the venue holds what the slots say
     assert {p["symbol"]: Decimal(p["qty"]) for p in positions["positions"]} == {s: Decimal(1) for s in SYMBOLS}
+
+
+def test_venue_failing_and_hanging_never_doubles_an_order_and_reports_failures(tmp_path: Path) -> None:
+    from fakes.alpaca_fake import AlpacaFake
+
+    from bot.brokers.alpaca import AlpacaBroker
+    from bot.services import build_services
+    from bot.settings import load_settings
+    from bot.tracker import OrderTracker
+
+    symbols = [f"V{i}" for i in range(6)]
+    with AlpacaFake() as fake:
+        for symbol in symbols:
+            fake.set_price(symbol, "50")
+        settings = load_settings(
+            bot_data_dir=tmp_path / "data",
+            bot_broker="alpaca",
+            webhook_secret=SECRET,
+            bot_api_token=TOKEN,
+            alpaca_api_key=fake.api_key,
+            alpaca_api_secret=fake.secret_key,
+            alpaca_base_url=fake.base_url,
+            alpaca_data_url=fake.base_url,
+        )
+        services = build_services(settings, brokers={"alpaca": lambda: AlpacaBroker(settings, timeout=0.5)})
+        try:
+            services.workbook.replace_rows(
+                "Config",
+                [
+                    {"symbol": s, "position_size": "2", "active": "TRUE", "Time Frame": "1h", "size_type": "qty"}
+                    for s in symbols
+                ],
+            )
+            services.config.invalidate()
+            # the venue answers 500 to every order for a while, and loses some answers after acting on them
+            fake.fail_next(500, times=7)
+            for _ in range(3):
+                fake.hang_next(1.0)
+            replies = []
+            for index, symbol in enumerate(symbols):
+                body = json.dumps(
+                    {
+                        "secret": SECRET,
+                        "action": "buy",
+                        "symbol": symbol,
+                        "timeframe": "1h",
+                        "price": 50,
+                        "id": f"v{index}",
+                    }
+                ).encode()
+                replies.append(services.engine.handle(body))
+            assert all(r.http_status in (200, 202) for r in replies)
+            tracker = OrderTracker(services.engine, unknown_after=0.0)
+            deadline = time.monotonic() + 30
+            while services.engine.open_order_details() and time.monotonic() < deadline:
+                tracker.poll_once()
+                time.sleep(0.1)
+            assert services.engine.open_order_details() == []  # every order resolved, none left hanging
+            venue = fake.orders()
+            ids = [o["client_order_id"] for o in venue]
+            assert len(ids) == len(set(ids))  # never two orders for one alert
+            services.writer.flush()
+            rows = {r["symbol"]: r for r in services.workbook.read_tables(["Config"])["Config"].rows}
+            filled = {s for s, r in rows.items() if r["Order Status"] == "FILLED"}
+            failed = {s for s, r in rows.items() if r["Order Status"] == "FAILED"}
+            assert filled | failed == set(symbols)
+            assert failed and len(filled) >= 3  # outright failures, and orders that survived lost answers
+            assert all(rows[s]["Note"] for s in failed)  # each failure says why
+            assert {s for s in symbols if fake.position(s) == Decimal(2)} == filled  # venue agrees with the rows
+            assert len(venue) == len(filled)
+        finally:
+            services.close()
