@@ -171,6 +171,7 @@ def test_venue_failing_and_hanging_never_doubles_an_order_and_reports_failures(t
     symbols = [f"V{i}" for i in range(6)]
     with AlpacaFake() as fake:
         for symbol in symbols:
+            fake.add_asset(symbol)
             fake.set_price(symbol, "50")
         settings = load_settings(
             bot_data_dir=tmp_path / "data",
