@@ -14,8 +14,8 @@ Workbook writes go to the outbox in the same transactions and never delay the re
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
-import secrets
 import threading
 import time
 from collections import deque
@@ -171,7 +171,7 @@ class StripedLocks:
     Plain locks (not re-entrant) so a background completion may release what a request acquired.
     """
 
-    def __init__(self, stripes: int = 64) -> None:
+    def __init__(self, stripes: int = 4096) -> None:
         self._locks = [threading.Lock() for _ in range(stripes)]
 
     def indexes(self, *names: str) -> list[int]:
@@ -263,6 +263,9 @@ class Engine:
         self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="broker")
         self.last_signal_at: datetime | None = None
         self._order_times: deque[float] = deque(maxlen=100_000)
+        # client order id suffix: start time (ms, hex) + a counter: unique across restarts of this DB
+        self._order_prefix = f"{int(time.time() * 1000) % 16**9:09x}"
+        self._order_counter = itertools.count(1)
         self._loss_block_day: date | None = None
         self._resumed_day: date | None = None
         with store.engine.begin() as conn:
@@ -456,7 +459,7 @@ class Engine:
         ref_price = price if price is not None else signal.price
         client_order_id = (
             f"tv{self.store.instance}-{hashlib.sha256(signal.alert_key.encode()).hexdigest()[:8]}-"
-            f"{secrets.token_hex(5)}"
+            f"{self._order_prefix}{next(self._order_counter):x}"
         )
         request = OrderRequest(
             client_order_id=client_order_id,
