@@ -410,7 +410,10 @@ class Engine:
             return finish("skipped", str(exc), status=RowStatus.CONFIG_ERROR)
         except (BrokerRejected, TemporaryError) as exc:
             return finish("failed", f"instrument lookup failed: {exc}", status=RowStatus.FAILED)
-        decision = decide(signal.action, slot_qty=slot.qty, direction=row.direction, shortable=instrument.shortable)
+        # orders accepted but not yet filled (slow venue, market closed) count as if filled: a repeated buy
+        # while the first is still queued must not buy twice
+        effective = slot.qty if getattr(broker, "inline", False) else slot.qty + self._unfilled_qty(signal.key)
+        decision = decide(signal.action, slot_qty=effective, direction=row.direction, shortable=instrument.shortable)
         if decision.skip_status is not None:
             return finish("skipped", decision.reason, status=decision.skip_status)
 
@@ -441,7 +444,7 @@ class Engine:
                 open_qty = size.qty
                 notes.extend(size.notes)
                 signed_entry = open_qty if decision.open_side is PositionSide.LONG else -open_qty
-                blocked = self._entry_blocked(row, runtime, slot, signed_entry - slot.qty, price, broker)
+                blocked = self._entry_blocked(row, runtime, slot, signed_entry - effective, price, broker)
             except (SizingError, BrokerRejected, TemporaryError, ConfigError) as exc:
                 if not decision.close_qty:
                     self._emit("order_failed", f"{signal.key}: {signal.action.value} not placed: {exc}", signal)
@@ -455,7 +458,7 @@ class Engine:
                 notes.append(f"entry blocked: {blocked}")
                 decision, open_qty = Decision(close_qty=decision.close_qty), ZERO
         total = decision.close_qty + open_qty
-        side = Side.SELL if (slot.qty > 0 or decision.open_side is PositionSide.SHORT) else Side.BUY
+        side = Side.SELL if (effective > 0 or decision.open_side is PositionSide.SHORT) else Side.BUY
         ref_price = price if price is not None else signal.price
         client_order_id = (
             f"tv{self.store.instance}-{hashlib.sha256(signal.alert_key.encode()).hexdigest()[:8]}-"
@@ -1010,6 +1013,16 @@ class Engine:
             for key, at, pk in conn.execute(query):
                 self._recent.setdefault(key, (at, pk))
         self._recent_since = since
+
+    def _unfilled_qty(self, key: SlotKey) -> Decimal:
+        """Signed quantity still to fill on the slot's open orders (buys positive)."""
+        final = [state.value for state in OrderState if state.is_final]
+        query = select(ORDERS.c.side, ORDERS.c.qty, ORDERS.c.filled_qty).where(
+            ORDERS.c.symbol == key.symbol, ORDERS.c.timeframe == key.timeframe, ORDERS.c.state.not_in(final)
+        )
+        with self.store.reader.connect() as conn:
+            rows = conn.execute(query).all()
+        return sum(((r.qty - r.filled_qty) * (1 if r.side == "buy" else -1) for r in rows), start=ZERO)
 
     def read_slot(self, key: SlotKey) -> SlotState:
         """The committed state of slot ``key`` (flat when never traded); cached, as this process is the only writer."""

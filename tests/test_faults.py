@@ -231,3 +231,64 @@ def test_venue_failing_and_hanging_never_doubles_an_order_and_reports_failures(t
             assert len(venue) == len(filled)
         finally:
             services.close()
+
+
+def test_a_hanging_venue_gets_202_in_time_and_the_order_completes_in_the_background(tmp_path: Path) -> None:
+    from fakes.alpaca_fake import AlpacaFake
+
+    from bot.brokers.alpaca import AlpacaBroker
+    from bot.services import build_services
+    from bot.settings import load_settings
+    from bot.tracker import OrderTracker
+
+    with AlpacaFake() as fake:
+        fake.add_asset("AAPL")
+        fake.set_price("AAPL", "190")
+        settings = load_settings(
+            bot_data_dir=tmp_path / "data",
+            bot_broker="alpaca",
+            webhook_secret=SECRET,
+            bot_api_token=TOKEN,
+            alpaca_api_key=fake.api_key,
+            alpaca_api_secret=fake.secret_key,
+            alpaca_base_url=fake.base_url,
+            alpaca_data_url=fake.base_url,
+        )
+        services = build_services(settings, brokers={"alpaca": lambda: AlpacaBroker(settings, timeout=10.0)})
+        try:
+            services.workbook.replace_rows(
+                "Config",
+                [{"symbol": "AAPL", "position_size": "3", "active": "TRUE", "Time Frame": "1h", "size_type": "qty"}],
+            )
+            settings_rows = services.workbook.read_tables(["Settings"])["Settings"].rows
+            services.workbook.replace_rows(
+                "Settings",
+                [{**r, "value": "0.5"} if r["key"] == "broker_reply_deadline_seconds" else r for r in settings_rows],
+            )
+            services.config.invalidate()
+            fake.hang_next(4.0)  # the venue takes 4 s to answer
+            body = json.dumps(
+                {"secret": SECRET, "action": "buy", "symbol": "AAPL", "timeframe": "1h", "price": 190}
+            ).encode()
+            started = time.perf_counter()
+            reply = services.engine.handle(body)
+            assert time.perf_counter() - started < 1.5  # well inside TradingView's 3 s
+            assert (reply.http_status, reply.body["order_status"]) == (202, "ORDER SUBMITTED")
+            services.writer.flush()
+            row = services.workbook.read_tables(["Config"])["Config"].rows[0]
+            assert row["Order Status"] == "ORDER SUBMITTED"
+            # a second alert for the same symbol waits for the first to finish, then sees the long slot
+            again = json.dumps(
+                {"secret": SECRET, "action": "buy", "symbol": "AAPL", "timeframe": "1h", "price": 191}
+            ).encode()
+            assert services.engine.handle(again).body["order_status"] == "ALREADY LONG"
+            tracker = OrderTracker(services.engine)
+            deadline = time.monotonic() + 20
+            while services.engine.open_order_details() and time.monotonic() < deadline:
+                tracker.poll_once()  # the fill is picked up by the order tracker, no fixed sleep
+                time.sleep(0.1)
+            services.writer.flush()
+            row = services.workbook.read_tables(["Config"])["Config"].rows[0]
+            assert (row["Position"], len(fake.orders())) == ("3", 1)
+        finally:
+            services.close()
