@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,8 +19,9 @@ from typing import Any
 
 import pytest
 import requests
-from support.helpers import SECRET, TOKEN
+from support.helpers import TOKEN
 from support.reference_trades import simulate
+from support.server import bot_env, free_port, start_bot
 
 ROOT = Path(__file__).resolve().parents[1]
 ALERTS = ROOT / "examples" / "alerts" / "ma_cross.jsonl"
@@ -30,33 +30,8 @@ CENT = Decimal("0.01")
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _env(data: Path) -> dict[str, str]:
-    return {**os.environ, "BOT_DATA_DIR": str(data), "WEBHOOK_SECRET": SECRET, "BOT_API_TOKEN": TOKEN,
-            "LOG_LEVEL": "WARNING"}
-
-
-def _start(data: Path, port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--port", str(port)], env=_env(data), cwd=ROOT,
-                               start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok:
-                return process
-        except requests.RequestException:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError("server did not start")
-
-
 def _cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot", *args], env=_env(data), cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "bot", *args], env=bot_env(data), cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
 
 
@@ -81,8 +56,8 @@ def test_replay_with_a_kill_in_the_middle_matches_the_reference(tmp_path: Path) 
     data = tmp_path / "data"
     lines = ALERTS.read_text().splitlines()
     alerts = [json.loads(line) for line in lines]
-    port = _free_port()
-    server = _start(data, port)
+    port = free_port()
+    server = start_bot(data, port)
     try:
         # first part of the stream, then kill -9 while a second replay is in flight
         first = tmp_path / "first.jsonl"
@@ -90,14 +65,14 @@ def test_replay_with_a_kill_in_the_middle_matches_the_reference(tmp_path: Path) 
         result = _cli(data, "replay", str(first), "--url", f"http://127.0.0.1:{port}/webhook")
         assert result.returncode == 0, result.stderr
         replay = subprocess.Popen([sys.executable, "-m", "bot", "replay", str(ALERTS), "--url",
-                                   f"http://127.0.0.1:{port}/webhook"], env=_env(data), cwd=ROOT,
+                                   f"http://127.0.0.1:{port}/webhook"], env=bot_env(data), cwd=ROOT,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         _wait_for_signals(data / "state.db", at_least=35)  # the second replay is under way past line 20
         os.killpg(server.pid, signal.SIGKILL)  # gunicorn master and worker, no clean-up
         server.wait(timeout=30)
         replay.wait(timeout=60)
         # restart: recovery resolves anything in flight; the full replay then refuses what was done
-        server = _start(data, port)
+        server = start_bot(data, port)
         result = _cli(data, "replay", str(ALERTS), "--url", f"http://127.0.0.1:{port}/webhook")
         assert result.returncode == 0, result.stderr
         assert "duplicate" in result.stdout

@@ -5,19 +5,26 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
 from support.helpers import SECRET, TOKEN
+from support.server import bot_env, free_port, start_bot
+
+if TYPE_CHECKING:
+    from fakes.alpaca_fake import AlpacaFake
+
+    from bot.services import Services
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -27,29 +34,8 @@ CLIENTS = 4
 
 
 def _env(data: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "BOT_DATA_DIR": str(data),
-        "WEBHOOK_SECRET": SECRET,
-        "BOT_API_TOKEN": TOKEN,
-        "LOG_LEVEL": "WARNING",
-        "WEBHOOK_RATE_LIMIT": "100000/second",
-    }
-
-
-def _start(data: Path, port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--port", str(port)], env=_env(data), cwd=ROOT, start_new_session=True
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok:
-                return process
-        except requests.RequestException:
-            time.sleep(0.05)
-    process.kill()
-    raise AssertionError("server did not start")
+    """The bot's test environment, with a webhook rate limit no burst here reaches."""
+    return bot_env(data, WEBHOOK_RATE_LIMIT="100000/second")
 
 
 def _alerts() -> list[list[dict[str, Any]]]:
@@ -107,10 +93,8 @@ def test_kill_9_during_a_burst_loses_nothing_and_doubles_nothing(tmp_path: Path)
         capture_output=True,
         timeout=120,
     )
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = _start(data, port)
+    port = free_port()
+    server = start_bot(data, port, _env(data))
     db = data / "state.db"
     per_client = _alerts()
     acks: dict[str, dict[str, Any]] = {}
@@ -124,7 +108,7 @@ def test_kill_9_during_a_burst_loses_nothing_and_doubles_nothing(tmp_path: Path)
     sender.join(timeout=60)
     assert 100 <= len(acks) < 1000, "the kill landed in the middle of the burst"
 
-    server = _start(data, port)  # start-up recovery runs here
+    server = start_bot(data, port, _env(data))  # start-up recovery runs here
     try:
         with sqlite3.connect(db, timeout=10) as conn:
             accepted = dict(
@@ -160,135 +144,119 @@ def test_kill_9_during_a_burst_loses_nothing_and_doubles_nothing(tmp_path: Path)
     assert {p["symbol"]: Decimal(p["qty"]) for p in positions["positions"]} == {s: Decimal(1) for s in SYMBOLS}
 
 
-def test_venue_failing_and_hanging_never_doubles_an_order_and_reports_failures(tmp_path: Path) -> None:
+@contextmanager
+def _alpaca_services(
+    tmp_path: Path, prices: dict[str, str], *, position_size: str, timeout: float
+) -> Iterator[tuple[AlpacaFake, Services]]:
+    """Services trading through alpaca-py with an :class:`AlpacaFake` that lists ``prices``' symbols.
+
+    Each symbol gets an active 1h Config row of ``position_size`` shares; ``timeout`` is the broker's
+    HTTP timeout, seconds. On the way out the services are closed, then the fake is stopped.
+    """
     from fakes.alpaca_fake import AlpacaFake
 
     from bot.brokers.alpaca import AlpacaBroker
     from bot.services import build_services
     from bot.settings import load_settings
+
+    with AlpacaFake() as fake:
+        for symbol, price in prices.items():
+            fake.add_asset(symbol)
+            fake.set_price(symbol, price)
+        settings = load_settings(
+            bot_data_dir=tmp_path / "data",
+            bot_broker="alpaca",
+            webhook_secret=SECRET,
+            bot_api_token=TOKEN,
+            alpaca_api_key=fake.api_key,
+            alpaca_api_secret=fake.secret_key,
+            alpaca_base_url=fake.base_url,
+            alpaca_data_url=fake.base_url,
+        )
+        services = build_services(settings, brokers={"alpaca": lambda: AlpacaBroker(settings, timeout=timeout)})
+        try:
+            row = {"position_size": position_size, "active": "TRUE", "Time Frame": "1h", "size_type": "qty"}
+            services.workbook.replace_rows("Config", [{"symbol": s, **row} for s in prices])
+            services.config.invalidate()
+            yield fake, services
+        finally:
+            services.close()
+
+
+def test_venue_failing_and_hanging_never_doubles_an_order_and_reports_failures(tmp_path: Path) -> None:
     from bot.tracker import OrderTracker
 
     symbols = [f"V{i}" for i in range(6)]
-    with AlpacaFake() as fake:
-        for symbol in symbols:
-            fake.add_asset(symbol)
-            fake.set_price(symbol, "50")
-        settings = load_settings(
-            bot_data_dir=tmp_path / "data",
-            bot_broker="alpaca",
-            webhook_secret=SECRET,
-            bot_api_token=TOKEN,
-            alpaca_api_key=fake.api_key,
-            alpaca_api_secret=fake.secret_key,
-            alpaca_base_url=fake.base_url,
-            alpaca_data_url=fake.base_url,
-        )
-        services = build_services(settings, brokers={"alpaca": lambda: AlpacaBroker(settings, timeout=0.5)})
-        try:
-            services.workbook.replace_rows(
-                "Config",
-                [
-                    {"symbol": s, "position_size": "2", "active": "TRUE", "Time Frame": "1h", "size_type": "qty"}
-                    for s in symbols
-                ],
-            )
-            services.config.invalidate()
-            # the venue answers 500 to every order for a while, and loses some answers after acting on them
-            fake.fail_next(500, times=7)
-            for _ in range(3):
-                fake.hang_next(1.0)
-            replies = []
-            for index, symbol in enumerate(symbols):
-                body = json.dumps(
-                    {
-                        "secret": SECRET,
-                        "action": "buy",
-                        "symbol": symbol,
-                        "timeframe": "1h",
-                        "price": 50,
-                        "id": f"v{index}",
-                    }
-                ).encode()
-                replies.append(services.engine.handle(body))
-            assert all(r.http_status in (200, 202) for r in replies)
-            tracker = OrderTracker(services.engine, unknown_after=0.0)
-            deadline = time.monotonic() + 30
-            while services.engine.open_order_details() and time.monotonic() < deadline:
-                tracker.poll_once()
-                time.sleep(0.1)
-            assert services.engine.open_order_details() == []  # every order resolved, none left hanging
-            venue = fake.orders()
-            ids = [o["client_order_id"] for o in venue]
-            assert len(ids) == len(set(ids))  # never two orders for one alert
-            services.writer.flush()
-            rows = {r["symbol"]: r for r in services.workbook.read_tables(["Config"])["Config"].rows}
-            filled = {s for s, r in rows.items() if r["Order Status"] == "FILLED"}
-            failed = {s for s, r in rows.items() if r["Order Status"] == "FAILED"}
-            assert filled | failed == set(symbols)
-            assert failed and len(filled) >= 3  # outright failures, and orders that survived lost answers
-            assert all(rows[s]["Note"] for s in failed)  # each failure says why
-            assert {s for s in symbols if fake.position(s) == Decimal(2)} == filled  # venue agrees with the rows
-            assert len(venue) == len(filled)
-        finally:
-            services.close()
+    with _alpaca_services(tmp_path, dict.fromkeys(symbols, "50"), position_size="2", timeout=0.5) as (fake, services):
+        # the venue answers 500 to every order for a while, and loses some answers after acting on them
+        fake.fail_next(500, times=7)
+        for _ in range(3):
+            fake.hang_next(1.0)
+        replies = []
+        for index, symbol in enumerate(symbols):
+            body = json.dumps(
+                {
+                    "secret": SECRET,
+                    "action": "buy",
+                    "symbol": symbol,
+                    "timeframe": "1h",
+                    "price": 50,
+                    "id": f"v{index}",
+                }
+            ).encode()
+            replies.append(services.engine.handle(body))
+        assert all(r.http_status in (200, 202) for r in replies)
+        tracker = OrderTracker(services.engine, unknown_after=0.0)
+        deadline = time.monotonic() + 30
+        while services.engine.open_order_details() and time.monotonic() < deadline:
+            tracker.poll_once()
+            time.sleep(0.1)
+        assert services.engine.open_order_details() == []  # every order resolved, none left hanging
+        venue = fake.orders()
+        ids = [o["client_order_id"] for o in venue]
+        assert len(ids) == len(set(ids))  # never two orders for one alert
+        services.writer.flush()
+        rows = {r["symbol"]: r for r in services.workbook.read_tables(["Config"])["Config"].rows}
+        filled = {s for s, r in rows.items() if r["Order Status"] == "FILLED"}
+        failed = {s for s, r in rows.items() if r["Order Status"] == "FAILED"}
+        assert filled | failed == set(symbols)
+        assert failed and len(filled) >= 3  # outright failures, and orders that survived lost answers
+        assert all(rows[s]["Note"] for s in failed)  # each failure says why
+        assert {s for s in symbols if fake.position(s) == Decimal(2)} == filled  # venue agrees with the rows
+        assert len(venue) == len(filled)
 
 
 def test_a_hanging_venue_gets_202_in_time_and_the_order_completes_in_the_background(tmp_path: Path) -> None:
-    from fakes.alpaca_fake import AlpacaFake
-
-    from bot.brokers.alpaca import AlpacaBroker
-    from bot.services import build_services
-    from bot.settings import load_settings
     from bot.tracker import OrderTracker
 
-    with AlpacaFake() as fake:
-        fake.add_asset("AAPL")
-        fake.set_price("AAPL", "190")
-        settings = load_settings(
-            bot_data_dir=tmp_path / "data",
-            bot_broker="alpaca",
-            webhook_secret=SECRET,
-            bot_api_token=TOKEN,
-            alpaca_api_key=fake.api_key,
-            alpaca_api_secret=fake.secret_key,
-            alpaca_base_url=fake.base_url,
-            alpaca_data_url=fake.base_url,
+    with _alpaca_services(tmp_path, {"AAPL": "190"}, position_size="3", timeout=10.0) as (fake, services):
+        settings_rows = services.workbook.read_tables(["Settings"])["Settings"].rows
+        services.workbook.replace_rows(
+            "Settings",
+            [{**r, "value": "0.5"} if r["key"] == "broker_reply_deadline_seconds" else r for r in settings_rows],
         )
-        services = build_services(settings, brokers={"alpaca": lambda: AlpacaBroker(settings, timeout=10.0)})
-        try:
-            services.workbook.replace_rows(
-                "Config",
-                [{"symbol": "AAPL", "position_size": "3", "active": "TRUE", "Time Frame": "1h", "size_type": "qty"}],
-            )
-            settings_rows = services.workbook.read_tables(["Settings"])["Settings"].rows
-            services.workbook.replace_rows(
-                "Settings",
-                [{**r, "value": "0.5"} if r["key"] == "broker_reply_deadline_seconds" else r for r in settings_rows],
-            )
-            services.config.invalidate()
-            fake.hang_next(4.0)  # the venue takes 4 s to answer
-            body = json.dumps(
-                {"secret": SECRET, "action": "buy", "symbol": "AAPL", "timeframe": "1h", "price": 190}
-            ).encode()
-            started = time.perf_counter()
-            reply = services.engine.handle(body)
-            assert time.perf_counter() - started < 1.5  # well inside TradingView's 3 s
-            assert (reply.http_status, reply.body["order_status"]) == (202, "ORDER SUBMITTED")
-            services.writer.flush()
-            row = services.workbook.read_tables(["Config"])["Config"].rows[0]
-            assert row["Order Status"] == "ORDER SUBMITTED"
-            # a second alert for the same symbol waits for the first to finish, then sees the long slot
-            again = json.dumps(
-                {"secret": SECRET, "action": "buy", "symbol": "AAPL", "timeframe": "1h", "price": 191}
-            ).encode()
-            assert services.engine.handle(again).body["order_status"] == "ALREADY LONG"
-            tracker = OrderTracker(services.engine)
-            deadline = time.monotonic() + 20
-            while services.engine.open_order_details() and time.monotonic() < deadline:
-                tracker.poll_once()  # the fill is picked up by the order tracker, no fixed sleep
-                time.sleep(0.1)
-            services.writer.flush()
-            row = services.workbook.read_tables(["Config"])["Config"].rows[0]
-            assert (row["Position"], len(fake.orders())) == ("3", 1)
-        finally:
-            services.close()
+        services.config.invalidate()
+        fake.hang_next(4.0)  # the venue takes 4 s to answer
+        body = json.dumps(
+            {"secret": SECRET, "action": "buy", "symbol": "AAPL", "timeframe": "1h", "price": 190}
+        ).encode()
+        started = time.perf_counter()
+        reply = services.engine.handle(body)
+        assert time.perf_counter() - started < 1.5  # well inside TradingView's 3 s
+        assert (reply.http_status, reply.body["order_status"]) == (202, "ORDER SUBMITTED")
+        services.writer.flush()
+        row = services.workbook.read_tables(["Config"])["Config"].rows[0]
+        assert row["Order Status"] == "ORDER SUBMITTED"
+        # a second alert for the same symbol waits for the first to finish, then sees the long slot
+        again = json.dumps(
+            {"secret": SECRET, "action": "buy", "symbol": "AAPL", "timeframe": "1h", "price": 191}
+        ).encode()
+        assert services.engine.handle(again).body["order_status"] == "ALREADY LONG"
+        tracker = OrderTracker(services.engine)
+        deadline = time.monotonic() + 20
+        while services.engine.open_order_details() and time.monotonic() < deadline:
+            tracker.poll_once()  # the fill is picked up by the order tracker, no fixed sleep
+            time.sleep(0.1)
+        services.writer.flush()
+        row = services.workbook.read_tables(["Config"])["Config"].rows[0]
+        assert (row["Position"], len(fake.orders())) == ("3", 1)

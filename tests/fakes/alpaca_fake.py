@@ -32,9 +32,11 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from .base import LoopbackFake
 
 UTC = timezone.utc
 ZERO = Decimal(0)
@@ -94,12 +96,7 @@ class _Order:
         return self.status not in _FINAL
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-
-class AlpacaFake:
+class AlpacaFake(LoopbackFake):
     """Alpaca Trading + latest-trade API on ``127.0.0.1`` (random port), run in a background thread.
 
     Args:
@@ -137,11 +134,7 @@ class AlpacaFake:
         self._failures: list[tuple[str, str, int, int | None, str]] = []
         self._hangs: list[tuple[str, str, float]] = []
         self._lock = threading.RLock()
-        self._stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="alpaca-fake", daemon=True
-        )
+        super().__init__(self._handler_class(), name="alpaca-fake", poll_interval=0.02)
         for symbol in ("AAPL", "MSFT", "SPY"):
             self.add_asset(symbol)
 
@@ -150,24 +143,7 @@ class AlpacaFake:
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:<port>`` (alpaca-py appends ``/v2/...``)."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> AlpacaFake:
-        """Start serving; returns self."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release delayed answers."""
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> AlpacaFake:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self.url
 
     # ---- knobs ----------------------------------------------------------------------------------
 

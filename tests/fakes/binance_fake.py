@@ -31,9 +31,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from .base import LoopbackFake
 
 ZERO = Decimal(0)
 _OPEN = {"NEW", "PARTIALLY_FILLED"}
@@ -77,12 +79,7 @@ class _Order:
     steps: list[Decimal] = field(default_factory=list)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-
-class BinanceFake:
+class BinanceFake(LoopbackFake):
     """Binance spot + USD-M futures REST on ``127.0.0.1`` (random port), in a background thread.
 
     Args:
@@ -125,11 +122,7 @@ class BinanceFake:
         self._hangs: list[tuple[str, str, float]] = []
         self._next_id = 1000
         self._lock = threading.RLock()
-        self._stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="binance-fake", daemon=True
-        )
+        super().__init__(self._handler_class(), name="binance-fake", poll_interval=0.02)
         self.add_symbol("BTCUSDT", "BTC", step="0.00001", min_qty="0.00001", min_notional="5")
         self.add_symbol("ETHUSDT", "ETH", step="0.0001", min_qty="0.0001", min_notional="5")
         self.add_symbol("BNBUSDT", "BNB", step="0.001", min_qty="0.001", min_notional="5")
@@ -139,7 +132,7 @@ class BinanceFake:
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:<port>``."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.url
 
     @property
     def api_url(self) -> str:
@@ -150,23 +143,6 @@ class BinanceFake:
     def futures_url(self) -> str:
         """USD-M futures base, as python-binance's ``FUTURES_URL`` (``.../fapi``)."""
         return self.base_url + "/fapi"
-
-    def start(self) -> BinanceFake:
-        """Start serving; returns self."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release delayed answers."""
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> BinanceFake:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ---- knobs ----------------------------------------------------------------------------------
 

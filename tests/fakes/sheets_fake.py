@@ -46,7 +46,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -58,6 +58,8 @@ from google.auth.transport.requests import AuthorizedSession
 from google.auth.transport.requests import Request as GoogleAuthRequest
 from gspread.http_client import HTTPClient
 from gspread.utils import convert_credentials
+
+from .base import LoopbackFake
 
 GOOGLE_ROOT = "https://sheets.googleapis.com"
 #: The ``aud`` google-auth puts in service-account assertions, whatever the key's token_uri.
@@ -373,15 +375,11 @@ class _Fault:
     after_apply: bool = False
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-
-class SheetsFake:
+class SheetsFake(LoopbackFake):
     """Sheets v4 + OAuth token endpoint on ``127.0.0.1`` (random port), in a background thread.
 
     Attributes:
+        url: ``http://127.0.0.1:<port>`` (replaces ``https://sheets.googleapis.com``).
         calls: every Sheets API request (not token requests), in arrival order.
         token_requests: accepted token exchanges.
         side_requests: google-auth's Regional Access Boundary lookups (not Sheets API calls).
@@ -406,15 +404,9 @@ class SheetsFake:
         self._token_faults: list[int] = []
         self._user_calls: dict[str, list[float]] = {}
         self._lock = threading.RLock()
-        self._server = _Server(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sheets-fake", daemon=True)
+        super().__init__(self._handler_class(), name="sheets-fake")
 
     # ---- lifecycle -----------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>`` (replaces ``https://sheets.googleapis.com``)."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     @property
     def token_uri(self) -> str:
@@ -445,22 +437,6 @@ class SheetsFake:
                 self.timeout = None
 
         return FakeRoutedHTTPClient
-
-    def start(self) -> SheetsFake:
-        """Start serving; returns self."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> SheetsFake:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ---- accounts and spreadsheets -----------------------------------------------------------
 

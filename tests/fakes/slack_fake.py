@@ -17,22 +17,18 @@ import json
 import secrets
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
+from .base import LoopbackFake
 
 _WEB_ERRORS = {429: "ratelimited", 500: "fatal_error", 502: "fatal_error", 503: "service_unavailable"}
 _HOOK_ERRORS = {400: "invalid_payload", 403: "invalid_token", 404: "no_service", 410: "channel_is_archived",
                 429: "rate_limited", 500: "rollup_error", 503: "service_unavailable"}  # fmt: skip
 
 
-class SlackFake:
+class SlackFake(LoopbackFake):
     """Slack Web API + incoming webhook on ``127.0.0.1`` (random port), in a background thread.
 
     Attributes:
@@ -58,36 +54,17 @@ class SlackFake:
         self.retry_after = 1
         self._failures: list[int] = []
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, name="slack-fake", daemon=True)
+        super().__init__(self._handler_class(), name="slack-fake")
 
     @property
     def api_base_url(self) -> str:
         """``http://127.0.0.1:<port>/api/`` (WebClient's ``base_url``)."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
+        return self.url + "/api/"
 
     @property
     def webhook_url(self) -> str:
         """The incoming-webhook URL (its path is the secret, as with Slack)."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}{self.webhook_path}"
-
-    def start(self) -> SlackFake:
-        """Start serving; returns self."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release hanging requests."""
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> SlackFake:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self.url + self.webhook_path
 
     def fail_next(self, *statuses: int) -> None:
         """Answer the next ``len(statuses)`` requests (either endpoint) with these HTTP statuses."""

@@ -17,9 +17,11 @@ import re
 import secrets
 import threading
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
+
+from .base import LoopbackFake
 
 _MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC[0-9a-fA-F]{32})/Messages\.json$")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -34,12 +36,7 @@ _ERRORS = {
 }
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-
-class TwilioFake:
+class TwilioFake(LoopbackFake):
     """A Twilio Messages API on ``127.0.0.1`` (random port), run in a background thread.
 
     Attributes:
@@ -57,31 +54,12 @@ class TwilioFake:
         self.hang_seconds = 0.0
         self._failures: list[int] = []
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, name="twilio-fake", daemon=True)
+        super().__init__(self._handler_class(), name="twilio-fake")
 
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:<port>`` (the API domain; the SDK appends ``/2010-04-01/...``)."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> TwilioFake:
-        """Start serving; returns self."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release hanging requests."""
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> TwilioFake:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self.url
 
     def fail_next(self, *statuses: int) -> None:
         """Answer the next ``len(statuses)`` requests with these HTTP statuses (Twilio error bodies)."""
