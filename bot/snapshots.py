@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from bot.domain import format_decimal, parse_decimal, utc_now
 from bot.errors import BotError
@@ -61,6 +61,8 @@ __all__ = [
     "update_balances",
 ]
 
+from bot.brokers.base import Balance, CashFlow
+
 log = logging.getLogger(__name__)
 
 UTC = timezone.utc
@@ -79,60 +81,7 @@ IMPORT_OVERLAP = timedelta(days=7)
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CashFlow:
-    """A deposit or withdrawal of an account (a CashFlows row; what ``cash_flows(since)`` returns).
-
-    Attributes:
-        flow_at: when the money moved, tz-aware (converted to UTC).
-        kind: ``"deposit"`` or ``"withdrawal"``.
-        amount: positive amount in ``currency`` (the kind gives the direction).
-        currency: ``USD``, ``USDT``, ...
-        reference: the broker's id of the transfer (Alpaca activity id, Binance ``txId``/``id``);
-            imports skip a transfer whose reference is already in the tab. ``""`` on manual rows.
-        broker / account / source / note: the other CashFlows columns (``source`` one of
-            ``manual``, ``alpaca``, ``binance``; filled in by :func:`import_cash_flows` when blank).
-
-    Raises:
-        ValueError: naive ``flow_at``, unknown ``kind``, ``amount`` not a positive Decimal.
-    """
-
-    flow_at: datetime
-    kind: str
-    amount: Decimal
-    currency: str = "USD"
-    reference: str = ""
-    broker: str = ""
-    account: str = ""
-    source: str = ""
-    note: str = ""
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.flow_at, datetime) or self.flow_at.tzinfo is None:
-            raise ValueError(f"cash flow flow_at: {self.flow_at!r} must be a tz-aware datetime")
-        if self.kind not in ("deposit", "withdrawal"):
-            raise ValueError(f"cash flow kind: {self.kind!r} is not deposit or withdrawal")
-        if not isinstance(self.amount, Decimal) or not self.amount.is_finite() or self.amount <= 0:
-            raise ValueError(f"cash flow amount: {self.amount!r} must be a positive Decimal")
-        object.__setattr__(self, "flow_at", self.flow_at.astimezone(UTC))
-
-    @property
-    def signed(self) -> Decimal:
-        """The amount with the direction: deposits positive, withdrawals negative."""
-        return self.amount if self.kind == "deposit" else -self.amount
-
-
-class Balance(NamedTuple):
-    """One asset held at a venue (what ``balances()`` returns; a plain 4-tuple works the same).
-
-    ``free``/``locked`` in units of ``asset``; ``usd_value`` of free + locked in USD/USDT, or None
-    when the venue has no price for the asset.
-    """
-
-    asset: str
-    free: Decimal
-    locked: Decimal
-    usd_value: Decimal | None
+# CashFlow and Balance live with the broker interface (adapters return them); re-exported here.
 
 
 @dataclass(frozen=True)

@@ -357,6 +357,9 @@ def test_positions_and_account_are_exact_decimals(fake: AlpacaFake, broker: Alpa
 def test_alpaca_times_with_nanoseconds_parse_to_utc() -> None:
     assert _parse_time("2024-05-01T13:30:00.123456789Z") == datetime(2024, 5, 1, 13, 30, 0, 123456, tzinfo=UTC)
     assert _parse_time("2024-05-02T09:30:00-04:00") == datetime(2024, 5, 2, 13, 30, tzinfo=UTC)
+    # /v2/clock's timestamp: nanoseconds and a New York offset
+    assert _parse_time("2024-05-01T09:30:00.123456789-04:00") == datetime(2024, 5, 1, 13, 30, 0, 123456, tzinfo=UTC)
+    assert _parse_time("2024-05-01T09:30:00.5+02:00") == datetime(2024, 5, 1, 7, 30, 0, 500000, tzinfo=UTC)
     assert _parse_time(None) is None
 
 

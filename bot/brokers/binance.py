@@ -33,10 +33,18 @@ Testnet by ``BINANCE_TESTNET`` (default on; ``live`` is its negation). What it d
   failure, ``-1121`` invalid symbol, ``-2019`` margin, ...) → :class:`BrokerRejected` with the code
   and message.
 
+- **History** (optional methods read by :mod:`bot.snapshots` and :mod:`bot.doctor`):
+  :meth:`BinanceBroker.balances` (assets valued in USDT), :meth:`BinanceBroker.cash_flows` (spot
+  deposit and withdrawal history, ``/sapi/v1/capital/...``; reading only, the key needs no
+  withdrawal permission) and :meth:`BinanceBroker.server_time`. The Spot Testnet has no ``/sapi``:
+  there the history is empty (logged once), never an error.
+
 SDK hooks: ``Client(api_key, api_secret, testnet=, ping=False, requests_params={"timeout": ...})``
 and, for ``BINANCE_API_URL`` / ``BINANCE_FUTURES_URL``, the client's ``API_URL`` /
 ``API_TESTNET_URL`` and ``FUTURES_URL`` / ``FUTURES_TESTNET_URL`` attributes (the base before
-``/v3/...`` and ``/v1/...``; ``/api`` and ``/fapi`` are appended when missing).
+``/v3/...`` and ``/v1/...``; ``/api`` and ``/fapi`` are appended when missing). ``MARGIN_API_URL``
+(the ``/sapi`` base) follows ``BINANCE_API_URL`` (same host, ``/sapi``); on the testnet without it,
+it is the testnet host's ``/sapi`` (python-binance would send testnet keys to the live host).
 """
 
 from __future__ import annotations
@@ -48,13 +56,14 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 import requests
 
-from bot.brokers.base import Account, FillReport, Instrument, OrderRequest, OrderUpdate
+from bot.brokers.base import Account, Balance, CashFlow, FillReport, Instrument, OrderRequest, OrderUpdate
 from bot.domain import OrderState, Side, format_decimal, round_down
 from bot.errors import BotError, BrokerRejected, ConfigError, TemporaryError
 from bot.settings import Settings
@@ -84,6 +93,13 @@ _STATES = {
 _TEMPORARY_CODES = {-1000, -1001, -1003, -1006, -1007, -1008, -1015, -1021}
 _CONFIG_CODES = {-1002, -1022, -2014, -2015}
 _DUPLICATE_CODES = {-4116}
+#: Deposit/withdrawal history: Binance answers at most 90 days per request and 1000 records a page.
+HISTORY_WINDOW = timedelta(days=89)
+HISTORY_PAGE_SIZE = 1000
+MAX_HISTORY_PAGES = 100
+#: Status codes of a finished transfer: deposit ``1`` (success), withdrawal ``6`` (completed).
+DEPOSIT_SUCCESS = 1
+WITHDRAWAL_COMPLETED = 6
 
 
 class BinanceBroker:
@@ -96,6 +112,7 @@ class BinanceBroker:
         timeout: seconds before an HTTP request is abandoned (→ :class:`TemporaryError`).
         quote_asset: the account currency positions and equity are valued in (``USDT``).
         info_cache_seconds: how long exchange filters are cached.
+        history_days: how far back :meth:`cash_flows` reads when given no ``since``.
 
     Raises:
         ConfigError: keys missing.
@@ -109,6 +126,7 @@ class BinanceBroker:
         timeout: float = 10.0,
         quote_asset: str = "USDT",
         info_cache_seconds: float = 3600.0,
+        history_days: int = 365,
     ) -> None:
         key = settings.binance_api_key.get_secret_value()
         secret = settings.binance_api_secret.get_secret_value()
@@ -128,6 +146,9 @@ class BinanceBroker:
             url = _with_suffix(settings.binance_api_url, "/api")
             self._client.API_URL = url
             self._client.API_TESTNET_URL = url
+            self._client.MARGIN_API_URL = url.removesuffix("/api") + "/sapi"
+        elif settings.binance_testnet:  # python-binance keeps the live /sapi host on the testnet
+            self._client.MARGIN_API_URL = self._client.API_TESTNET_URL.rstrip("/").removesuffix("/api") + "/sapi"
         if settings.binance_futures_url:
             url = _with_suffix(settings.binance_futures_url, "/fapi")
             self._client.FUTURES_URL = url
@@ -139,6 +160,8 @@ class BinanceBroker:
         self._reported: dict[str, int] = {}
         self._leverage: dict[str, int] = {}
         self._one_way = False
+        self._history_days = history_days
+        self._sapi_missing = False
 
     # -- rules and prices ---------------------------------------------------------------------------
 
@@ -378,6 +401,145 @@ class BinanceBroker:
         """Close the HTTP session."""
         self._client.close_connection()
 
+    # -- history (optional methods: bot.snapshots, bot.doctor) ------------------------------------------------
+
+    def balances(self) -> list[Balance]:
+        """Assets held, each valued in the quote asset (USDT, counted as USD).
+
+        Spot: every balance of ``GET /api/v3/account`` with free + locked ≠ 0, valued at its
+        ``<ASSET>USDT`` price from ``GET /api/v3/ticker/price`` (all symbols, one request); USDT
+        itself at its amount; a Simple Earn flexible balance ``LD<ASSET>`` at the price of
+        ``<ASSET>`` when ``LD<ASSET>`` has none of its own.
+        Futures: every asset of ``GET /fapi/v2/account`` with a wallet balance ≠ 0, as ``free``
+        (``locked`` 0; unrealized P&L is part of the Snapshots equity, not of a balance), valued at
+        the ``<ASSET>USDT`` price from ``GET /fapi/v2/ticker/price``.
+
+        Returns:
+            :class:`~bot.snapshots.Balance` values in the venue's order; ``usd_value`` None when
+            there is no price for the asset.
+
+        Raises:
+            TemporaryError / ConfigError / BrokerRejected: see the module doc.
+        """
+        out: list[Balance] = []
+        if self._futures:
+            data = self._call(self._client.futures_account)
+            prices = self._all_prices(self._client.futures_symbol_ticker)
+            for item in data.get("assets", []):
+                wallet = _dec(item.get("walletBalance")) or ZERO
+                if wallet:
+                    asset = str(item.get("asset"))
+                    out.append(Balance(asset, wallet, ZERO, _value(asset, wallet, prices, self._quote)))
+            return out
+        data = self._call(self._client.get_account)
+        prices = self._all_prices(self._client.get_all_tickers)
+        for item in data.get("balances", []):
+            free = _dec(item.get("free")) or ZERO
+            locked = _dec(item.get("locked")) or ZERO
+            if free + locked:
+                asset = str(item.get("asset"))
+                out.append(Balance(asset, free, locked, _value(asset, free + locked, prices, self._quote)))
+        return out
+
+    def cash_flows(self, since: datetime | None = None) -> list[CashFlow]:
+        """Deposits and withdrawals of the spot wallet (``binance``); ``[]`` for ``binance-futures``.
+
+        Deposit history ``GET /sapi/v1/capital/deposit/hisrec`` (status 1, success) and withdrawal
+        history ``GET /sapi/v1/capital/withdraw/history`` (status 6, completed), through
+        python-binance's ``get_deposit_history`` / ``get_withdraw_history``, from ``since`` (default
+        ``history_days`` ago) to now in windows of 89 days (Binance allows 90 per request), 1000
+        records a page (``offset``). Transfers between the spot and futures wallets are in neither
+        list (they are internal); fiat deposits and card purchases are not either (add them by
+        hand). Futures returns ``[]``: money reaches the futures wallet by such internal transfers.
+
+        On the testnet, which has no ``/sapi``, any failure of these endpoints gives ``[]`` (logged
+        once, and not asked again by this instance).
+
+        Returns:
+            :class:`~bot.snapshots.CashFlow` values oldest first: ``currency`` = the coin (amounts
+            in coin units, exact), ``reference`` = Binance's record ``id`` (a deposit without one:
+            its ``txId``), ``broker``/``source`` ``binance``; ``flow_at`` = a deposit's
+            ``insertTime``, a withdrawal's ``applyTime`` (UTC); a withdrawal's ``amount`` is
+            Binance's ``amount``, its ``transactionFee`` is named in the note.
+
+        Raises:
+            TemporaryError / ConfigError / BrokerRejected (live only): see the module doc.
+        """
+        if self._futures or self._sapi_missing:
+            return []
+        end = datetime.now(UTC)
+        start = since.astimezone(UTC) if since is not None else end - timedelta(days=self._history_days)
+        try:
+            deposits = self._history(self._client.get_deposit_history, start, end, status=DEPOSIT_SUCCESS)
+            withdrawals = self._history(self._client.get_withdraw_history, start, end, status=WITHDRAWAL_COMPLETED)
+        except (BinanceAPIException, BinanceRequestException, requests.RequestException, ValueError) as exc:
+            if self.live:
+                raise _translate(exc) from None
+            self._sapi_missing = True
+            log.info(
+                "%s: no deposit/withdrawal history on the testnet (%s); cash flows are not imported",
+                self.name,
+                _brief(exc),
+            )
+            return []
+        flows: dict[tuple[str, str], CashFlow] = {}
+        for item in deposits:
+            flow = _deposit_flow(item, self.name)
+            if flow is not None:
+                flows[(flow.kind, flow.reference)] = flow
+        for item in withdrawals:
+            flow = _withdrawal_flow(item, self.name)
+            if flow is not None:
+                flows[(flow.kind, flow.reference)] = flow
+        return sorted(flows.values(), key=lambda flow: flow.flow_at)
+
+    def server_time(self) -> datetime:
+        """Binance's clock: ``serverTime`` (ms) of ``GET /api/v3/time`` (spot) or ``/fapi/v1/time`` (futures), UTC.
+
+        Raises:
+            TemporaryError: unreachable, or no readable time.
+        """
+        data = self._call(self._client.futures_time if self._futures else self._client.get_server_time)
+        when = _ms_time(data.get("serverTime")) if isinstance(data, dict) else None
+        if when is None:
+            raise TemporaryError(f"{self.name} clock sent no readable serverTime: {str(data)[:200]}")
+        return when
+
+    def _history(
+        self, fetch: Callable[..., Any], start: datetime, end: datetime, *, status: int
+    ) -> list[dict[str, Any]]:
+        """Every record of a SAPI history endpoint between ``start`` and ``end`` (windows, then pages)."""
+        records: list[dict[str, Any]] = []
+        window = start
+        while window < end:
+            window_end = min(window + HISTORY_WINDOW, end)
+            offset = 0
+            for _ in range(MAX_HISTORY_PAGES):
+                page = fetch(
+                    status=status,
+                    startTime=_epoch_ms(window),
+                    endTime=_epoch_ms(window_end),
+                    offset=offset,
+                    limit=HISTORY_PAGE_SIZE,
+                )
+                if not isinstance(page, list):
+                    raise ValueError(f"history answer is not a list: {str(page)[:200]}")
+                records.extend(item for item in page if isinstance(item, dict))
+                if len(page) < HISTORY_PAGE_SIZE:
+                    break
+                offset += len(page)
+            window = window_end + timedelta(milliseconds=1)
+        return records
+
+    def _all_prices(self, fetch: Callable[..., Any]) -> dict[str, Decimal]:
+        """``{symbol: price}`` of every ticker (prices that are not numbers are left out)."""
+        prices: dict[str, Decimal] = {}
+        for item in self._call(fetch) or []:
+            price = _dec(item.get("price")) if isinstance(item, dict) else None
+            if price:
+                prices[str(item.get("symbol"))] = price
+        return prices
+
     # -- internals ----------------------------------------------------------------------------------------
 
     def _update(self, order: dict[str, Any], symbol: str, cid: str) -> OrderUpdate:
@@ -592,9 +754,93 @@ def _ms_time(value: object) -> datetime | None:
         return None
 
 
+def _epoch_ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def _utc_text(value: object) -> datetime | None:
+    """UTC datetime from Binance's ``"2019-10-12 11:12:02"`` text (withdrawal times)."""
+    try:
+        return datetime.strptime(str(value).strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _value(asset: str, total: Decimal, prices: dict[str, Decimal], quote: str) -> Decimal | None:
+    """``total`` units of ``asset`` in ``quote`` (an ``LD<ASSET>`` Simple Earn balance as ``<ASSET>``), or None."""
+    candidates = [asset]
+    if asset.startswith("LD") and len(asset) > 2:
+        candidates.append(asset[2:])
+    for candidate in candidates:
+        if candidate == quote:
+            return total
+        price = prices.get(candidate + quote)
+        if price:
+            return total * price
+    return None
+
+
+def _deposit_flow(item: dict[str, Any], broker: str) -> CashFlow | None:
+    """A deposit-history record as a :class:`CashFlow` (None unless successful, positive and dated)."""
+    if str(item.get("status")) != str(DEPOSIT_SUCCESS):
+        return None
+    amount = _dec(item.get("amount"))
+    when = _ms_time(item.get("insertTime"))
+    reference = str(item.get("id") or item.get("txId") or "").strip()
+    if amount is None or not amount.is_finite() or amount <= 0 or when is None or not reference:
+        return None
+    details = [f"network {item['network']}" if item.get("network") else ""]
+    details.append("internal transfer" if str(item.get("transferType")) == "1" else "")
+    details.append(f"txId {item['txId']}" if item.get("txId") else "")
+    return CashFlow(
+        flow_at=when,
+        kind="deposit",
+        amount=amount,
+        currency=str(item.get("coin") or "").upper(),
+        reference=reference,
+        broker=broker,
+        source="binance",
+        note=", ".join(["binance deposit", *filter(None, details)]),
+    )
+
+
+def _withdrawal_flow(item: dict[str, Any], broker: str) -> CashFlow | None:
+    """A withdrawal-history record as a :class:`CashFlow` (None unless completed, positive and dated)."""
+    if str(item.get("status")) != str(WITHDRAWAL_COMPLETED):
+        return None
+    amount = _dec(item.get("amount"))
+    when = _utc_text(item.get("applyTime"))
+    reference = str(item.get("id") or "").strip()
+    if amount is None or not amount.is_finite() or amount <= 0 or when is None or not reference:
+        return None
+    coin = str(item.get("coin") or "").upper()
+    fee = _dec(item.get("transactionFee"))
+    details = [f"network {item['network']}" if item.get("network") else ""]
+    details.append(f"network fee {format_decimal(fee)} {coin}" if fee else "")
+    details.append("internal transfer" if str(item.get("transferType")) == "1" else "")
+    details.append(f"txId {item['txId']}" if item.get("txId") else "")
+    return CashFlow(
+        flow_at=when,
+        kind="withdrawal",
+        amount=amount,
+        currency=coin,
+        reference=reference,
+        broker=broker,
+        source="binance",
+        note=", ".join(["binance withdrawal", *filter(None, details)]),
+    )
+
+
 def _weighted(fills: tuple[FillReport, ...]) -> Decimal | None:
     qty = sum((f.qty for f in fills), start=ZERO)
     return sum((f.qty * f.price for f in fills), start=ZERO) / qty if qty else None
+
+
+def _brief(exc: Exception) -> str:
+    """One line about a failed request (an HTML error page is named by its HTTP status only)."""
+    if isinstance(exc, BinanceAPIException) and not exc.code:
+        return f"HTTP {exc.status_code}"
+    return " ".join(str(_translate(exc)).split())[:200]
 
 
 def _is_duplicate(exc: BinanceAPIException) -> bool:

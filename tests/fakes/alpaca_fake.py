@@ -8,7 +8,11 @@ and the API-key headers ``APCA-API-KEY-ID`` / ``APCA-API-SECRET-KEY``. Point alp
 
 Endpoints: ``POST/GET /v2/orders``, ``GET /v2/orders:by_client_order_id``, ``GET|PATCH|DELETE
 /v2/orders/{id}``, ``GET /v2/positions[/{symbol}]``, ``GET /v2/account``, ``GET /v2/clock``,
-``GET /v2/assets/{symbol}``, ``GET /v2/account/activities/FILL``, ``GET /v2/stocks/trades/latest``.
+``GET /v2/assets/{symbol}``, ``GET /v2/account/activities/FILL``, ``GET /v2/account/activities``
+(``activity_types``, ``after``/``until``, ``direction``, ``page_size`` ≤ 100, ``page_token``),
+``GET /v2/stocks/trades/latest``, ``GET /v2/stocks/{symbol}/bars`` (daily bars: ``timeframe=1Day``,
+``start``/``end``, ``limit``, ``page_token``/``next_page_token``; bar numbers are JSON numbers, as
+Alpaca's market data sends them).
 
 Venue rules it enforces, as Alpaca does: ``client_order_id`` unique across all orders (422
 ``client_order_id must be unique``); no order may take a position from long to short (or back) in
@@ -20,25 +24,32 @@ Behaviour knobs (all thread-safe): :meth:`set_price`, :attr:`market_open` / :met
 (market orders placed while closed stay ``accepted`` until the open, or are rejected when
 :attr:`reject_when_closed`), :meth:`partial_next` / :meth:`advance` (the next order fills in
 steps), :meth:`fail_next` (error answers), :meth:`hang_next` (the request is processed, then the
-answer is delayed: a lost response), :meth:`trigger` (an exit order fires).
-Counters: :attr:`order_posts` (POST /v2/orders received), :meth:`orders` (orders created).
+answer is delayed: a lost response), :meth:`trigger` (an exit order fires), :meth:`add_activity`
+(cash deposits ``CSD`` / withdrawals ``CSW``), :meth:`set_bars` (daily closes), :attr:`clock_offset`
+(how far ``/v2/clock``'s ``timestamp`` is from this machine's clock), :attr:`bars_page_size`,
+:attr:`sip_recent_allowed` (a free-plan key may not read SIP bars of the last 15 minutes: 403).
+Counters: :attr:`order_posts` (POST /v2/orders received), :meth:`orders` (orders created),
+:attr:`bar_queries` (query of every bars request).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo
 
 from .base import LoopbackFake
 
 UTC = timezone.utc
+NEW_YORK = ZoneInfo("America/New_York")
 ZERO = Decimal(0)
 
 _FINAL = {"filled", "canceled", "expired", "rejected", "replaced"}
@@ -51,6 +62,22 @@ def _num(value: Decimal | None) -> str | None:
     if value == 0:
         return "0"
     return format(value.normalize(), "f")
+
+
+def _query_time(text: str) -> datetime:
+    """A time query parameter as Alpaca takes it: RFC 3339 or a date (00:00 New York)."""
+    text = text.strip()
+    if len(text) == 10:
+        return datetime.combine(date.fromisoformat(text), datetime.min.time(), NEW_YORK).astimezone(UTC)
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _activity_time(item: dict[str, Any]) -> datetime:
+    """When an activity happened: a fill's ``transaction_time``, else 00:00 New York of its ``date``."""
+    if item.get("transaction_time"):
+        return datetime.fromisoformat(item["transaction_time"].replace("Z", "+00:00"))
+    return datetime.combine(date.fromisoformat(item["date"]), datetime.min.time(), NEW_YORK).astimezone(UTC)
 
 
 def _time(value: datetime | None) -> str | None:
@@ -122,6 +149,11 @@ class AlpacaFake(LoopbackFake):
         self.market_open = True
         self.reject_when_closed = False
         self.next_open = datetime(2030, 1, 2, 14, 30, tzinfo=UTC)
+        self.clock_offset = timedelta(0)
+        self.bars_page_size = 10_000
+        self.sip_recent_allowed = False
+        self.bar_queries: list[dict[str, str]] = []
+        self._bars: dict[str, list[tuple[date, float]]] = {}
         self.order_posts = 0
         self.requests: list[tuple[str, str]] = []
         self._orders: dict[str, _Order] = {}
@@ -225,6 +257,43 @@ class AlpacaFake(LoopbackFake):
                     if sibling.id != order.id and sibling.open:
                         sibling.status = "canceled"
                         sibling.canceled_at = datetime.now(UTC)
+
+    def add_activity(
+        self,
+        activity_type: str,
+        net_amount: str,
+        on: date | str,
+        *,
+        status: str = "executed",
+        description: str = "",
+    ) -> str:
+        """Book a non-trade activity (``CSD`` deposit, ``CSW`` withdrawal, ``DIV``, ...) and return its id.
+
+        ``net_amount`` is Alpaca's text, signed as Alpaca books it (a ``CSW`` is ``"-1000"``);
+        ``on`` the activity's (New York) date. The id starts with the date, as Alpaca's do.
+        """
+        day = date.fromisoformat(on) if isinstance(on, str) else on
+        activity_id = day.strftime("%Y%m%d") + "000000000::" + str(uuid.uuid4())
+        with self._lock:
+            self._activities.append(
+                {
+                    "id": activity_id,
+                    "activity_type": activity_type,
+                    "date": day.isoformat(),
+                    "net_amount": net_amount,
+                    "description": description,
+                    "status": status,
+                }
+            )
+        return activity_id
+
+    def set_bars(self, symbol: str, closes: list[tuple[date | str, float | str | Decimal]]) -> None:
+        """Daily bars of ``symbol``: ``(day, close)`` pairs (served as JSON numbers, at midnight New York)."""
+        bars = []
+        for day, close in closes:
+            bars.append((date.fromisoformat(day) if isinstance(day, str) else day, float(close)))
+        with self._lock:
+            self._bars[symbol] = sorted(bars)
 
     def orders(self) -> list[dict[str, Any]]:
         """Every order created, oldest first, in Alpaca's JSON shape (legs included)."""
@@ -394,7 +463,7 @@ class AlpacaFake(LoopbackFake):
         if path == "/v2/account" and method == "GET":
             return 200, self._account_json()
         if path == "/v2/clock" and method == "GET":
-            now = datetime.now(UTC)
+            now = datetime.now(UTC) + self.clock_offset
             return 200, {
                 "timestamp": now.astimezone(timezone(timedelta(hours=-4))).isoformat(),
                 "is_open": self.market_open,
@@ -411,6 +480,10 @@ class AlpacaFake(LoopbackFake):
             return 200, self._asset_json(symbol, asset)
         if path == "/v2/account/activities/FILL" and method == "GET":
             return 200, self._fills(query)
+        if path == "/v2/account/activities" and method == "GET":
+            return self._activity_list(query)
+        if path.startswith("/v2/stocks/") and path.endswith("/bars") and method == "GET":
+            return self._bars_page(unquote(path[len("/v2/stocks/") : -len("/bars")]), query)
         if path == "/v2/stocks/trades/latest" and method == "GET":
             trades = {}
             for symbol in query.get("symbols", "").split(","):
@@ -586,7 +659,7 @@ class AlpacaFake(LoopbackFake):
         return out[: int(query.get("limit", 50))]
 
     def _fills(self, query: dict[str, str]) -> list[dict[str, Any]]:
-        items = list(self._activities)
+        items = [a for a in self._activities if a["activity_type"] == "FILL"]
         if query.get("after"):
             after = datetime.fromisoformat(query["after"].replace("Z", "+00:00"))
             items = [a for a in items if datetime.fromisoformat(a["transaction_time"].replace("Z", "+00:00")) > after]
@@ -597,6 +670,69 @@ class AlpacaFake(LoopbackFake):
             ids = [a["id"] for a in items]
             items = items[ids.index(token) + 1 :] if token in ids else []
         return items[: int(query.get("page_size", 100))]
+
+    def _activity_list(self, query: dict[str, str]) -> tuple[int, Any]:
+        types = set(filter(None, query.get("activity_types", "").split(",")))
+        try:
+            after = _query_time(query["after"]) if query.get("after") else None
+            until = _query_time(query["until"]) if query.get("until") else None
+            page_size = int(query.get("page_size", 100))
+        except ValueError:
+            return 422, {"code": 42210000, "message": "invalid after, until or page_size"}
+        if not 1 <= page_size <= 100:
+            return 422, {"code": 42210000, "message": "page_size must be between 1 and 100"}
+        items = sorted((a for a in self._activities if not types or a["activity_type"] in types), key=lambda a: a["id"])
+        if after is not None:
+            items = [a for a in items if _activity_time(a) > after]
+        if until is not None:
+            items = [a for a in items if _activity_time(a) < until]
+        if query.get("direction", "desc") == "desc":
+            items.reverse()
+        token = query.get("page_token")
+        if token:
+            ids = [a["id"] for a in items]
+            items = items[ids.index(token) + 1 :] if token in ids else []
+        return 200, [dict(a) for a in items[:page_size]]
+
+    def _bars_page(self, symbol: str, query: dict[str, str]) -> tuple[int, Any]:
+        self.bar_queries.append(dict(query, symbol=symbol))
+        if query.get("timeframe") != "1Day":
+            return 422, {"code": 42210000, "message": "invalid timeframe"}
+        try:
+            start = _query_time(query["start"]) if query.get("start") else datetime.now(UTC).replace(hour=0)
+            end = _query_time(query["end"]) if query.get("end") else datetime.now(UTC)
+            limit = int(query.get("limit", 1000))
+        except ValueError:
+            return 422, {"code": 42210000, "message": "invalid start, end or limit"}
+        recent = end > datetime.now(UTC) - timedelta(minutes=15)
+        if query.get("feed", "sip") == "sip" and recent and not self.sip_recent_allowed:
+            return 403, {"message": "subscription does not permit querying recent SIP data"}
+        stamped = [
+            (datetime.combine(day, datetime.min.time(), NEW_YORK).astimezone(UTC), close)
+            for day, close in self._bars.get(symbol, [])
+        ]
+        stamped = [(t, c) for t, c in stamped if start <= t <= end]
+        token = query.get("page_token")
+        if token:
+            after = datetime.fromisoformat(base64.b64decode(token).decode())
+            stamped = [(t, c) for t, c in stamped if t > after]
+        page = stamped[: min(limit, 10_000, self.bars_page_size)]
+        more = len(stamped) > len(page)
+        bars = [
+            {
+                "t": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "o": close,
+                "h": close,
+                "l": close,
+                "c": close,
+                "v": 71_523_400,
+                "n": 612_345,
+                "vw": close,
+            }
+            for t, close in page
+        ]
+        next_token = base64.b64encode(page[-1][0].isoformat().encode()).decode() if more else None
+        return 200, {"bars": bars, "symbol": symbol, "next_page_token": next_token}
 
     def _buying_power(self) -> Decimal:
         return self.cash + sum(

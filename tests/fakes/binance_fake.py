@@ -16,10 +16,20 @@ spot balances (``-2010 Account has insufficient balance for requested action.``)
 (``-1121``), unknown order (``-2013``). Like spot Binance, a ``newClientOrderId`` is unique only
 among **open** orders (a filled order's id may be reused: the adapter must look before it sends).
 
-Knobs: :meth:`set_price`, :meth:`add_symbol`, :attr:`spot_balances`, :attr:`futures_wallet`,
-:attr:`fee_mode` (spot buy commission in ``base`` like Binance, in ``quote``, or in ``BNB``),
-:meth:`partial_next`, :meth:`fail_next`, :meth:`hang_next`, :attr:`dual_side`.
-Counters: :attr:`order_posts` per market, :attr:`leverage_calls`, :meth:`orders`.
+Wallet endpoints (``/sapi``): ``GET /sapi/v1/capital/deposit/hisrec`` and
+``GET /sapi/v1/capital/withdraw/history`` (signed; ``status``, ``coin``, ``startTime``/``endTime``
+at most 90 days apart, default the last 90 days, ``offset``/``limit`` ≤ 1000, newest first), with
+Binance's record shapes. With :attr:`sapi_enabled` false the fake answers every ``/sapi`` path
+with an HTML 404, like the Spot Testnet, which has no wallet endpoints. ``GET /api/v3/time`` and
+``GET /fapi/v1/time`` give ``serverTime`` shifted by :attr:`clock_offset` seconds.
+
+Knobs: :meth:`set_price`, :meth:`add_symbol`, :attr:`spot_balances`, :attr:`spot_locked`,
+:attr:`futures_wallet`, :attr:`futures_assets`, :attr:`fee_mode` (spot buy commission in ``base``
+like Binance, in ``quote``, or in ``BNB``), :meth:`partial_next`, :meth:`fail_next`,
+:meth:`hang_next`, :attr:`dual_side`, :meth:`add_deposit`, :meth:`add_withdrawal`,
+:attr:`sapi_enabled`, :attr:`clock_offset`.
+Counters: :attr:`order_posts` per market, :attr:`leverage_calls`, :meth:`orders`,
+:attr:`sapi_queries` (path and parameters of every ``/sapi`` request that reached a route).
 """
 
 from __future__ import annotations
@@ -29,7 +39,9 @@ import hmac
 import json
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -39,6 +51,18 @@ from .base import LoopbackFake
 
 ZERO = Decimal(0)
 _OPEN = {"NEW", "PARTIALLY_FILLED"}
+_NINETY_DAYS_MS = 90 * 24 * 3600 * 1000
+_NOT_FOUND_HTML = (
+    "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+
+
+@dataclass(frozen=True)
+class _Html:
+    """An answer body that is not JSON (the testnet's 404 page)."""
+
+    text: str
 
 
 def _s(value: Decimal) -> str:
@@ -92,6 +116,11 @@ class BinanceFake(LoopbackFake):
             ``"quote"`` or ``"BNB"`` (every spot and futures fill pays in BNB at the BNBUSDT price).
         spot_fee_rate / futures_fee_rate: commission as a fraction of the fill's quote value.
         dual_side: the futures account is in hedge mode.
+        spot_locked: locked balance per asset (spot; in open orders).
+        futures_assets: futures wallet balance of the margin assets besides USDT (zeros are listed,
+            as Binance lists every margin asset).
+        sapi_enabled: serve the wallet endpoints (false: HTML 404, like the Spot Testnet).
+        clock_offset: seconds the venue clock is ahead of this machine's (negative: behind).
         futures_immediate: futures market orders answer ``FILLED`` at once (else ``NEW``, filled on read).
         order_posts: ``{"spot": n, "futures": n}`` order POSTs received.
         leverage_calls: ``(symbol, leverage)`` of each ``POST /fapi/v1/leverage``.
@@ -102,6 +131,13 @@ class BinanceFake(LoopbackFake):
         self.api_secret = api_secret
         self.spot_balances: dict[str, Decimal] = {"USDT": Decimal(100000), "BNB": Decimal(10)}
         self.futures_wallet = Decimal(100000)
+        self.spot_locked: dict[str, Decimal] = {}
+        self.futures_assets: dict[str, Decimal] = {"BNB": ZERO, "BTC": ZERO, "USDC": ZERO}
+        self.sapi_enabled = True
+        self.clock_offset = 0.0
+        self.sapi_queries: list[tuple[str, dict[str, str]]] = []
+        self._deposits: list[dict[str, Any]] = []
+        self._withdrawals: list[dict[str, Any]] = []
         self.fee_mode = "base"
         self.spot_fee_rate = Decimal("0.001")
         self.futures_fee_rate = Decimal("0.0004")
@@ -190,6 +226,80 @@ class BinanceFake(LoopbackFake):
         with self._lock:
             self._hangs.append((method, path, seconds))
 
+    def add_deposit(
+        self,
+        coin: str,
+        amount: Decimal | str,
+        *,
+        at: datetime,
+        status: int = 1,
+        tx_id: str | None = None,
+        network: str = "ETH",
+        transfer_type: int = 0,
+    ) -> str:
+        """Record a deposit (status 0 pending, 1 success, 6 credited but locked, 7 wrong, 8 waiting); returns its id."""
+        with self._lock:
+            self._next_id += 1
+            deposit_id = str(769800519366885376 + self._next_id)
+            ms = int(at.timestamp() * 1000)
+            self._deposits.append(
+                {
+                    "id": deposit_id,
+                    "amount": _s(Decimal(amount)),
+                    "coin": coin,
+                    "network": network,
+                    "status": status,
+                    "address": "0x788cabe9236ce061e5a892e1a59395a81fc8d62c",
+                    "addressTag": "",
+                    "txId": tx_id if tx_id is not None else "0x" + uuid.uuid4().hex + uuid.uuid4().hex,
+                    "insertTime": ms,
+                    "completeTime": ms + 60_000,
+                    "transferType": transfer_type,
+                    "confirmTimes": "12/12",
+                    "unlockConfirm": 0,
+                    "walletType": 0,
+                    "travelRuleStatus": 0,
+                }
+            )
+        return deposit_id
+
+    def add_withdrawal(
+        self,
+        coin: str,
+        amount: Decimal | str,
+        *,
+        at: datetime,
+        status: int = 6,
+        fee: Decimal | str = "0",
+        tx_id: str | None = None,
+        network: str = "ETH",
+    ) -> str:
+        """Record a withdrawal (status 0 e-mail sent, 1 cancelled, 2 awaiting approval, 3 rejected,
+        4 processing, 5 failure, 6 completed); returns its id."""
+        withdrawal_id = uuid.uuid4().hex
+        applied = at.astimezone(timezone.utc)
+        with self._lock:
+            self._withdrawals.append(
+                {
+                    "id": withdrawal_id,
+                    "amount": _s(Decimal(amount)),
+                    "transactionFee": format(Decimal(fee).normalize(), "f"),
+                    "coin": coin,
+                    "status": status,
+                    "address": "0x94df8b352de7f46f64b01d3666bf6e936e44ce60",
+                    "txId": tx_id if tx_id is not None else "0x" + uuid.uuid4().hex + uuid.uuid4().hex,
+                    "applyTime": applied.strftime("%Y-%m-%d %H:%M:%S"),
+                    "network": network,
+                    "transferType": 0,
+                    "info": "",
+                    "confirmNo": 12,
+                    "walletType": 0,
+                    "txKey": "",
+                    "completeTime": applied.strftime("%Y-%m-%d %H:%M:%S") if status == 6 else "",
+                }
+            )
+        return withdrawal_id
+
     def orders(self, *, futures: bool | None = None) -> list[dict[str, Any]]:
         """Orders created (optionally one market's), oldest first, in the query-order shape."""
         with self._lock:
@@ -224,6 +334,8 @@ class BinanceFake(LoopbackFake):
                 self._hangs.remove(hang)
         if failure is not None:
             return failure[2], {"code": failure[3], "msg": failure[4]}
+        if path.startswith("/sapi/") and not self.sapi_enabled:
+            return 404, _Html(_NOT_FOUND_HTML)
         if path.rstrip("/").split("/")[-1] not in _PUBLIC:
             if headers.get("X-MBX-APIKEY") != self.api_key:
                 return 401, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}
@@ -245,6 +357,10 @@ class BinanceFake(LoopbackFake):
     def _route(self, method: str, path: str, p: dict[str, str]) -> tuple[int, Any]:
         routes = {
             ("GET", "/api/v3/ping"): lambda: (200, {}),
+            ("GET", "/api/v3/time"): lambda: (200, {"serverTime": self._server_ms()}),
+            ("GET", "/fapi/v1/time"): lambda: (200, {"serverTime": self._server_ms()}),
+            ("GET", "/sapi/v1/capital/deposit/hisrec"): lambda: self._history(path, p, self._deposits),
+            ("GET", "/sapi/v1/capital/withdraw/history"): lambda: self._history(path, p, self._withdrawals),
             ("GET", "/api/v3/exchangeInfo"): lambda: (200, self._exchange_info(futures=False)),
             ("POST", "/api/v3/order"): lambda: self._new_order(p, futures=False),
             ("GET", "/api/v3/order"): lambda: self._query(p, futures=False),
@@ -523,6 +639,42 @@ class BinanceFake(LoopbackFake):
             )
         return data
 
+    # ---- wallet history, clock ---------------------------------------------------------------------
+
+    def _server_ms(self) -> int:
+        return int((time.time() + self.clock_offset) * 1000)
+
+    def _history(self, path: str, p: dict[str, str], records: list[dict[str, Any]]) -> tuple[int, Any]:
+        """Deposit or withdrawal history: filtered, newest first, ``offset``/``limit`` pages."""
+        self.sapi_queries.append((path, {k: v for k, v in p.items() if k not in ("signature", "timestamp")}))
+        try:
+            end = int(p.get("endTime") or _ms())
+            start = int(p.get("startTime") or end - _NINETY_DAYS_MS)
+            offset = int(p.get("offset") or 0)
+            limit = int(p.get("limit") or 1000)
+        except ValueError:
+            return 400, {"code": -1100, "msg": "Illegal characters found in a parameter."}
+        if end - start > _NINETY_DAYS_MS:
+            return 400, {"code": -1127, "msg": "More than 90 days between startTime and endTime."}
+        if not 1 <= limit <= 1000:
+            return 400, {"code": -1130, "msg": "Data sent for parameter 'limit' is not valid."}
+
+        def when(record: dict[str, Any]) -> int:
+            if "insertTime" in record:
+                return int(record["insertTime"])
+            applied = datetime.strptime(record["applyTime"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+            return int(applied.timestamp() * 1000)
+
+        chosen = [
+            r
+            for r in records
+            if start <= when(r) <= end
+            and (not p.get("status") or str(r["status"]) == p["status"])
+            and (not p.get("coin") or r["coin"] == p["coin"])
+        ]
+        chosen.sort(key=when, reverse=True)
+        return 200, [dict(r) for r in chosen[offset : offset + limit]]
+
     # ---- account, leverage, market data --------------------------------------------------------------
 
     def _set_leverage(self, p: dict[str, str]) -> tuple[int, Any]:
@@ -603,8 +755,31 @@ class BinanceFake(LoopbackFake):
             "totalCrossUnPnl": usdt["unrealizedProfit"],
             "availableBalance": usdt["availableBalance"],
             "maxWithdrawAmount": usdt["availableBalance"],
-            "assets": [usdt],
+            "assets": [
+                usdt,
+                *(self._futures_asset(asset, wallet) for asset, wallet in sorted(self.futures_assets.items())),
+            ],
             "positions": [],
+        }
+
+    @staticmethod
+    def _futures_asset(asset: str, wallet: Decimal) -> dict[str, Any]:
+        """A margin asset other than USDT in the futures account (no positions margined in it)."""
+        return {
+            "asset": asset,
+            "walletBalance": _s(wallet),
+            "unrealizedProfit": "0.00000000",
+            "marginBalance": _s(wallet),
+            "maintMargin": "0.00000000",
+            "initialMargin": "0.00000000",
+            "positionInitialMargin": "0.00000000",
+            "openOrderInitialMargin": "0.00000000",
+            "crossWalletBalance": _s(wallet),
+            "crossUnPnl": "0.00000000",
+            "availableBalance": _s(wallet),
+            "maxWithdrawAmount": _s(wallet),
+            "marginAvailable": True,
+            "updateTime": _ms(),
         }
 
     def _position_risk(self, p: dict[str, str]) -> list[dict[str, Any]]:
@@ -660,7 +835,7 @@ class BinanceFake(LoopbackFake):
             "updateTime": _ms(),
             "accountType": "SPOT",
             "balances": [
-                {"asset": asset, "free": _s(amount), "locked": "0.00000000"}
+                {"asset": asset, "free": _s(amount), "locked": _s(self.spot_locked.get(asset, ZERO))}
                 for asset, amount in sorted(self.spot_balances.items())
             ],
             "permissions": ["SPOT"],
@@ -773,10 +948,11 @@ class BinanceFake(LoopbackFake):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 status, payload = fake._handle(self.command, self.path, self.headers, raw)
-                data = json.dumps(payload).encode()
+                html = isinstance(payload, _Html)
+                data = payload.text.encode() if html else json.dumps(payload).encode()
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json;charset=UTF-8")
+                    self.send_header("Content-Type", "text/html" if html else "application/json;charset=UTF-8")
                     self.send_header("Content-Length", str(len(data)))
                     self.send_header("X-MBX-USED-WEIGHT-1M", "1")
                     self.end_headers()
