@@ -37,6 +37,14 @@ lint: dev-venv
 
 bench: dev-venv
 	$(PY) bench/webhook_latency.py
+	$(PY) bench/load.py
+	$(PY) bench/sheets_quota.py
+	$(PY) bench/analytics.py
+	$(PY) bench/dashboard.py
+
+## make dashboard: only the dashboard (the bot's `make run` starts it too).
+dashboard: venv
+	$(VENV)/bin/streamlit run streamlit_app.py --server.address $(HOST) --server.port $(DASHBOARD_PORT) --server.headless true --browser.gatherUsageStats false
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -29,7 +29,9 @@ _data.begin_run()
 
 PAGES = {
     "Results": [
-        st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
+        st.Page(
+            "app_pages/overview.py", title="Overview", icon=":material/dashboard:", url_path="overview", default=True
+        ),
         st.Page("app_pages/journal.py", title="Journal", icon=":material/menu_book:", url_path="journal"),
         st.Page("app_pages/performance.py", title="Performance", icon=":material/bar_chart:", url_path="performance"),
         st.Page("app_pages/twr.py", title="TWR", icon=":material/show_chart:", url_path="twr"),

@@ -197,6 +197,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "--browser.gatherUsageStats",
                 "false",
             ],
+            env={**os.environ, "DASHBOARD_BOT_URL": url},
         )
     print(
         f"""

@@ -550,9 +550,10 @@ def trade_from_record(record: Mapping[str, str], *, zone: tzinfo = UTC) -> Round
             raise ValueError(f"{name}: required, the cell is blank")
         return text
 
-    def number(name: str, text: str, *, positive: bool = False) -> Decimal:
+    def number(name: str, text: str, *, positive: bool = False, allow_zero: bool | None = None) -> Decimal:
+        zero_ok = (not positive) if allow_zero is None else allow_zero
         try:
-            return parse_decimal(text, positive=positive, allow_zero=not positive)
+            return parse_decimal(text, positive=positive, allow_zero=zero_ok)
         except ValueError as exc:
             raise ValueError(f"{name}: {exc}") from None
 
@@ -590,7 +591,7 @@ def trade_from_record(record: Mapping[str, str], *, zone: tzinfo = UTC) -> Round
         if exit_at < entry_at:
             raise ValueError(f"exit_at: {cell('exit_at')!r} is before entry_at {cell('entry_at')!r}")
         fees_text = cell("fees")
-        fees = number("fees", fees_text, positive=True) if fees_text else _ZERO
+        fees = number("fees", fees_text, positive=True, allow_zero=True) if fees_text else _ZERO
         entry_notional = qty * entry_price
         pnl_text = cell("pnl")
         if pnl_text:

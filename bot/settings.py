@@ -78,6 +78,7 @@ class Settings(BaseSettings):
 
     paper_starting_cash: Decimal = Field(default=Decimal("100000"), gt=0)
     dashboard_password: SecretStr = SecretStr("")
+    dashboard_bot_url: str = ""  # the bot's API for the dashboard's health line; blank = http://127.0.0.1:8080
     log_level: str = "INFO"
 
     @field_validator("bot_timezone")

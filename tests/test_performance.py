@@ -664,3 +664,9 @@ def test_manual_trades_feed_the_statistics() -> None:
     manual_trip = trade_from_record(manual(timeframe="1h"))
     stats = summarise([bot_trip, manual_trip])
     assert stats.total_trades == 2 and stats.total_pnl == D(44)
+
+
+def test_manual_trade_with_zero_fees_is_kept() -> None:
+    t = trade_from_record(manual(fees="0", pnl=""))
+    assert t.fees == 0
+    assert t.pnl == (t.exit_price - t.entry_price) * t.qty * (1 if t.side == "long" else -1)

@@ -1,0 +1,1 @@
+"""Dashboard pages (UI only, run by streamlit_app.py) and their cached loaders, charts and widgets."""
