@@ -27,8 +27,8 @@ fi
 
 echo "ensure_chromium: installing Debian's chromium package..." >&2
 export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update -qq >&2
-"${SUDO[@]}" apt-get install -y -qq chromium >&2
+"${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
+"${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium >&2
 
 if [ ! -x "$CHROMIUM" ]; then
     echo "ensure_chromium: apt-get finished but $CHROMIUM is still missing" >&2
