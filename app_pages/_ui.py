@@ -125,3 +125,37 @@ def guarded(render: Callable[[], None]) -> None:
         render()
     except _data.WorkbookUnavailable as exc:
         st.error(f"{exc}. The page shows data again once the workbook answers; press Refresh to retry.")
+
+
+def save_batch(batch: Any, problems: Sequence[str], done: str, *, forget: Sequence[str] = ()) -> None:
+    """Write ``batch`` (a :class:`bot.sheets.base.WriteBatch`) to the workbook and rerun with ``done`` shown.
+
+    An empty batch shows the problems (or "Nothing changed."); a refused write shows the error and keeps
+    the page's input. On success the widget keys in ``forget`` are cleared.
+    """
+    from bot.errors import BotError
+
+    if not batch:
+        for problem in problems:
+            st.warning(problem)
+        if not problems:
+            st.info("Nothing changed.")
+        return
+    try:
+        _data.apply(batch)
+    except BotError as exc:
+        st.error(f"Not saved: {exc}")
+        return
+    for name in forget:
+        st.session_state.pop(name, None)
+    flash(done, problems)
+    st.rerun()
+
+
+def signal_columns() -> dict[str, Any]:
+    """Column set for tables of Signals rows (time, latency, price)."""
+    return {
+        "received_at": time_column("Received"),
+        "latency_ms": st.column_config.NumberColumn("Latency (ms)", format="%.1f"),
+        "price": st.column_config.NumberColumn("Price", format="%.4f"),
+    }

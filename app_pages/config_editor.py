@@ -19,7 +19,7 @@ from bot.dashboard_data import (
     parse_symbol_list,
 )
 from bot.errors import BotError
-from bot.sheets.base import Table, WriteBatch
+from bot.sheets.base import Table
 from bot.sheets.schema import tab_spec
 
 SPEC = tab_spec("Config")
@@ -154,7 +154,7 @@ def _bulk_actions(table: Table) -> None:
             columns = st.multiselect("Settings to copy", list(CONFIG_COPY_COLUMNS), default=filled, key="bulk_columns")
             if st.button("Apply", key="bulk_apply", disabled=not targets or not columns):
                 batch, problems = copy_settings_batch(table, source, targets, columns)
-                _write(batch, problems, f"Copied {len(columns)} settings to {len(batch.writes)} row(s).")
+                _ui.save_batch(batch, problems, f"Copied {len(columns)} settings to {len(batch.writes)} row(s).")
     with st.expander("Add symbols from a list"):
         text = st.text_area(
             "Symbols (commas, spaces or new lines)",
@@ -191,22 +191,7 @@ def _bulk_actions(table: Table) -> None:
             except ValueError as exc:
                 st.error(f"Timeframe: {exc}")
                 return
-            _write(batch, problems + skipped, f"Added {len(batch.appends)} row(s) to Config.")
-
-
-def _write(batch: WriteBatch, problems: list[str], done: str) -> None:
-    if not batch:
-        for problem in problems:
-            st.warning(problem)
-        st.info("Nothing to write.")
-        return
-    try:
-        _data.apply(batch)
-    except BotError as exc:
-        st.error(f"Not saved: {exc}")
-        return
-    _ui.flash(done, problems)
-    st.rerun()
+            _ui.save_batch(batch, problems + skipped, f"Added {len(batch.appends)} row(s) to Config.")
 
 
 _ui.guarded(render)

@@ -20,7 +20,6 @@ from bot.dashboard_data import (
     trade_tags,
 )
 from bot.domain import parse_decimal
-from bot.errors import BotError
 from bot.performance import summarise
 from bot.sheets.base import WriteBatch
 
@@ -179,26 +178,7 @@ def _edit_grid(order: pd.DataFrame, display: pd.DataFrame, config: dict[str, Any
     label = f"Save {len(edited)} edited row{'s' if len(edited) != 1 else ''}" if edited else "Save"
     if st.button(label, key="journal_save", type="primary", disabled=not edited):
         batch, problems = journal_edit_batch(order, edited)
-        _write(batch, problems, f"Saved {len(batch.writes)} row(s) to the Trades tab.", forget=(key,))
-
-
-def _write(batch: WriteBatch, problems: list[str], done: str, *, forget: tuple[str, ...] = ()) -> None:
-    """Apply ``batch``; on success forget the given widget keys and rerun with a success message."""
-    if not batch:
-        for problem in problems:
-            st.warning(problem)
-        if not problems:
-            st.info("Nothing changed.")
-        return
-    try:
-        _data.apply(batch)
-    except BotError as exc:
-        st.error(f"Not saved: {exc}")
-        return
-    for name in forget:
-        st.session_state.pop(name, None)
-    _ui.flash(done, problems)
-    st.rerun()
+        _ui.save_batch(batch, problems, f"Saved {len(batch.writes)} row(s) to the Trades tab.", forget=(key,))
 
 
 def _detail(trade: pd.Series, currency: str) -> None:
@@ -246,7 +226,7 @@ def _detail(trade: pd.Series, currency: str) -> None:
         one = trade.to_frame().T.reset_index(drop=True)
         changes = {"setup": setup, "tags": tags, "notes": notes, "screenshot_url": url, "rating": rating}
         batch, problems = journal_edit_batch(one, {0: changes})
-        _write(batch, problems, "Notes saved to the Trades tab.")
+        _ui.save_batch(batch, problems, "Notes saved to the Trades tab.")
 
 
 def _add_trade_form(currency: str) -> None:
@@ -299,7 +279,7 @@ def _add_trade_form(currency: str) -> None:
         return
     batch = WriteBatch(appends=[("Trades", record)])
     keys = tuple(k for k in st.session_state if str(k).startswith("m_"))
-    _write(
+    _ui.save_batch(
         batch,
         [],
         forget=keys,

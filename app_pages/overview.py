@@ -116,11 +116,7 @@ def render() -> None:
                 latest.style.map(_result_colour, subset=["result"]),
                 hide_index=True,
                 width="stretch",
-                column_config={
-                    "received_at": _ui.time_column("Received"),
-                    "latency_ms": st.column_config.NumberColumn("Latency (ms)", format="%.1f"),
-                    "price": st.column_config.NumberColumn("Price", format="%.4f"),
-                },
+                column_config=_ui.signal_columns(),
             )
     _ui.problems([*trades.problems, *portfolio.problems], "rows")
 
