@@ -5,10 +5,12 @@ Jobs run inside the single server process (``serve`` uses one gunicorn worker) s
 
 from __future__ import annotations
 
+import html
 import logging
 import threading
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -125,8 +127,15 @@ def daily_summary(services: Services) -> str:
     today = utc_now().astimezone(services.settings.zone).strftime("%Y-%m-%d")
     summary = build_report(services, services.settings.bot_data_dir / "reports" / today, progress=False)
     text = summary.text()
+    charts = "".join(f"<li>{html.escape(Path(p).name)}</li>" for p in summary.attachments)
+    body = (
+        f"<h2>Daily summary {html.escape(today)}</h2><pre style='font-family: monospace'>{html.escape(text)}</pre>"
+        + (f"<p>Charts attached:</p><ul>{charts}</ul>" if charts else "")
+    )
     if services.notifier is not None:
-        services.notifier.publish(summary_event(text=text, attachments=summary.attachments))  # type: ignore[attr-defined]
+        services.notifier.publish(  # type: ignore[attr-defined]
+            summary_event(text=text, html=body, attachments=summary.attachments)
+        )
     return text
 
 

@@ -151,4 +151,7 @@ def test_daily_summary_is_emailed_with_charts(bot: Services, channels: Any) -> N
     message = inbox.messages[-1]
     attachments = [part.get_filename() for part in message.walk() if part.get_filename()]
     assert attachments and all(name.endswith(".png") for name in attachments)
+    html_parts = [part.get_payload(decode=True).decode() for part in message.walk()
+                  if part.get_content_type() == "text/html"]
+    assert html_parts and "<h2>Daily summary" in html_parts[0] and "AAPL" in html_parts[0]
     assert SECRET not in message.as_string()
