@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=5000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--duplicates", type=float, default=0.30)
+    parser.add_argument("--threads", type=int, default=8, help="server threads (gunicorn gthread)")
     args = parser.parse_args()
     rng = random.Random(7)
     unique = round(args.alerts * (1 - args.duplicates))
@@ -93,7 +94,7 @@ def main() -> None:
             capture_output=True,
             env={"BOT_DATA_DIR": str(data), "PATH": ""},
         )
-        process, url = start_server(data, env={"WEBHOOK_RATE_LIMIT": "100000/second"})
+        process, url = start_server(data, threads=args.threads, env={"WEBHOOK_RATE_LIMIT": "100000/second"})
         port = int(url.rsplit(":", 1)[1])
         try:
             out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
