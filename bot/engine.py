@@ -1226,9 +1226,5 @@ def _ms(started: float) -> Decimal:
     return Decimal(int((time.perf_counter() - started) * 1_000_000)) / 1000
 
 
-def _round_ms(value: Decimal | None) -> Decimal | None:
-    return None if value is None else value.quantize(Decimal("0.1"))
-
-
 def _cell_text(value: object) -> str:
     return "" if value is None else str(value)[:64]

@@ -22,7 +22,7 @@ from bot.errors import ConfigError, TemporaryError
 from bot.settings import RuntimeSettings, Settings, ensure_local_secret
 from bot.sheets.base import Workbook
 from bot.sheets.local import LocalWorkbook
-from bot.sheets.schema import all_specs, tab_spec
+from bot.sheets.schema import all_specs
 from bot.sheets.writer import OutboxWriter
 from bot.state.store import StateStore
 
@@ -288,8 +288,3 @@ def _trim(workbook: Workbook, config: ConfigCache) -> None:
     keep = config.get().runtime.sheet_keep_rows
     for tab in ("Signals", "Orders"):
         workbook.trim(tab, keep)
-
-
-def required_headers(tab: str) -> list[str]:
-    """Required headers of ``tab`` (re-exported for the CLI's import validation)."""
-    return tab_spec(tab).required

@@ -625,7 +625,7 @@ def test_send_test_reports_ok_or_error_per_channel(
     settings = make_settings(
         twilio_account_sid=twilio.account_sid, twilio_auth_token=twilio.auth_token, twilio_from=SMS_FROM,
         alert_sms_to=SMS_TO, twilio_base_url=twilio.base_url,
-        slack_bot_token="xoxb-wrong-token-123", slack_channel="#alerts", slack_base_url=slack.api_base_url,
+        slack_bot_token="test-wrong-token-123", slack_channel="#alerts", slack_base_url=slack.api_base_url,
         smtp_host="127.0.0.1", smtp_port=controller.port, smtp_security="none", smtp_from="bot@example.com",
         smtp_to="trader@example.com",
     )  # fmt: skip
@@ -634,7 +634,7 @@ def test_send_test_reports_ok_or_error_per_channel(
     assert list(result) == ["sms", "slack", "email"]
     assert result["sms"] == "ok" and result["email"] == "ok"
     assert "invalid_auth" in result["slack"] and "SLACK_BOT_TOKEN" in result["slack"]
-    assert "xoxb-wrong-token-123" not in result["slack"]
+    assert "test-wrong-token-123" not in result["slack"]
     assert twilio.bodies() == ["TEST: Test message from the trading bot: this channel works."]
     assert len(inbox.messages) == 1
     notifier.close(timeout=1)
@@ -662,7 +662,7 @@ def test_channels_enabled_only_when_fully_configured() -> None:
                                twilio_from=SMS_FROM, alert_sms_to="555-1234")  # fmt: skip
     assert build_channels(bad_number) == []
     assert "E.164" in channel_problems(bad_number)[0]
-    slack_only_token = make_settings(slack_bot_token="xoxb-abc")
+    slack_only_token = make_settings(slack_bot_token="test-slack-token-abc")
     assert channel_problems(slack_only_token) == ["Slack is partly configured: set SLACK_CHANNEL (channel off)"]
     email = make_settings(smtp_host="smtp.example.com", smtp_user="me@example.com", smtp_to="a@x.com, b@x.com")
     (channel,) = build_channels(email)

@@ -94,9 +94,9 @@ def test_pause_and_resume_survive_a_restart(tmp_path: Path) -> None:
 
 
 def test_no_secret_leaks_anywhere_after_a_full_run(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    secrets = {"alpaca_api_key": "AKALPACAKEY1234567", "alpaca_api_secret": "alpaca-secret-9876543210",
+    secrets = {"alpaca_api_key": "test-alpaca-key-1234567", "alpaca_api_secret": "alpaca-secret-9876543210",
                "binance_api_key": "binance-key-abcdef123456", "binance_api_secret": "binance-secret-654321fedcba",
-               "twilio_auth_token": "twilio-token-0011223344", "slack_bot_token": "xoxb-slack-token-55667788",
+               "twilio_auth_token": "twilio-token-0011223344", "slack_bot_token": "test-slack-token-55667788",
                "smtp_password": "smtp-password-99887766"}
     caplog.set_level(logging.DEBUG)
     client, services = app_with(tmp_path, **secrets)

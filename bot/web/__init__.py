@@ -103,8 +103,3 @@ class Guard:
     def client(self, req: Request) -> str:
         """The client address of ``req`` (see :func:`bot.web.security.client_address`)."""
         return client_address(req.remote_addr, req.headers.get("X-Forwarded-For"), self.proxies)
-
-
-def services_of(app: Flask) -> Services:
-    """The :class:`Services` attached to ``app`` by :func:`create_app`."""
-    return app.extensions["bot"]

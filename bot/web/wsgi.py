@@ -18,14 +18,12 @@ import logging
 from bot.backup import acquire_server_lock
 from bot.logging_setup import setup_logging
 from bot.settings import load_settings
-from bot.web import create_app, services_of
-from bot.web.metrics import register_metrics
+from bot.web import create_app
 
 settings = load_settings()
 log_file = setup_logging(settings)
 server_lock = acquire_server_lock(settings.bot_data_dir)
 app = create_app(settings, start_background=True)
-register_metrics(app, services_of(app))  # no-op when create_app already registered /metrics
 logging.getLogger("bot.web").info(
     "bot started: store %s, broker %s, data dir %s, log file %s",
     settings.bot_store,

@@ -42,7 +42,7 @@ class SlackFake(LoopbackFake):
     """
 
     def __init__(self, *, token: str = "", channels: set[str] | None = None) -> None:
-        self.token = token or "xoxb-" + secrets.token_hex(12)
+        self.token = token or "test-slack-" + secrets.token_hex(12)
         self.channels = channels
         self.webhook_path = f"/services/T{secrets.token_hex(4).upper()}/B{secrets.token_hex(4).upper()}/" + (
             secrets.token_hex(12)
