@@ -32,7 +32,7 @@ from bot.domain import (
 )
 from bot.errors import BotError, ConfigError, TemporaryError
 from bot.settings import RuntimeSettings, parse_runtime_settings
-from bot.sheets.base import Table, Workbook
+from bot.sheets.base import Table, Workbook, row_key
 from bot.sheets.schema import tab_spec
 
 log = logging.getLogger(__name__)
@@ -212,8 +212,6 @@ def parse_row(record: dict[str, str], row_number: int) -> ConfigRow:
 
 def _typed_key(record: dict[str, str]) -> tuple[str, str]:
     """The row key as :func:`bot.sheets.base.row_key` computes it (normalised where parsable)."""
-    from bot.sheets.base import row_key
-
     symbol, timeframe = row_key("Config", record)
     return symbol, timeframe
 
@@ -230,8 +228,6 @@ def build_snapshot(
     records = [r for r in settings.rows if (r.get("key") or "").strip() not in extra_setting_keys]
     runtime, runtime_problems = parse_runtime_settings(records)
     statuses = {}
-    from bot.sheets.base import row_key
-
     for record in config.rows:
         key = row_key("Config", record)
         statuses[(key[0], key[1])] = (record.get("Order Status", ""), record.get("Note", ""))

@@ -497,7 +497,9 @@ class Engine:
         self._order_times.append(time.monotonic())
         if getattr(broker, "inline", False):
             # the paper venue lives in the state DB: alert, order, fill and slot commit in one unit
-            outcome = self._paper_order(broker, request, signal, payload, received_at, replay, started, order_values)
+            outcome = self._paper_order(
+                broker, request, signal, payload, received_at, replay, started, order_values, slot
+            )
             return Reply(200, {**base, **outcome}), False
         order_pk, signal_pk = self._record_intent(signal, payload, received_at, replay, order_values)
 
@@ -604,6 +606,7 @@ class Engine:
         replay: bool,
         started: float,
         order_values: dict[str, Any],
+        slot_before: SlotState,
     ) -> dict[str, Any]:
         """One unit: the paper venue fills, and alert, order, fill, slot and outbox rows commit together."""
         key = signal.key
@@ -614,7 +617,7 @@ class Engine:
                 result = broker.execute(conn, request, fresh=True)
             except BrokerRejected as exc:
                 result = OrderUpdate(broker_order_id="", state=OrderState.REJECTED, reason=str(exc))
-            slot = slot_before
+            slot = slot_before  # read under this symbol's lock by _process
             fills = []
             for fill in result.fills:
                 slot, realised = apply_fill(slot, request.side, fill.qty, fill.price, fill.fee, fill.filled_at)
@@ -682,7 +685,6 @@ class Engine:
             )
             return status, reason, slot, result, signal_pk
 
-        slot_before = self.read_slot(key)
         status, reason, slot, result, signal_pk = self.store.journal.run(unit)
         broker.committed(request, result)
         self._slots[key] = slot

@@ -68,7 +68,7 @@ def reconcile_positions(services: Services) -> list[str]:
     from bot.reconcile import reconcile
 
     drifts = reconcile(services)
-    services.drift = [d.describe() for d in drifts]  # type: ignore[attr-defined]
+    services.drift = [d.describe() for d in drifts]
     if not drifts:
         return []
     snapshot = services.config.get()
@@ -82,7 +82,7 @@ def reconcile_positions(services: Services) -> list[str]:
             services.notifier.publish(  # type: ignore[attr-defined]
                 position_drift(symbol=drift.symbol, broker_qty=drift.broker_qty, slots_qty=drift.slots_qty)
             )
-    return services.drift  # type: ignore[attr-defined,no-any-return]
+    return services.drift
 
 
 def monitor(services: Services, monitor_state: dict[str, Any], now: datetime | None = None) -> list[str]:

@@ -91,6 +91,7 @@ class Services:
     version: str = __version__
     scheduler: object | None = None
     notifier: object | None = None
+    drift: list[str] = field(default_factory=list)  # latest reconciliation differences, shown by /health
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property

@@ -64,9 +64,8 @@ def health() -> Any:
         "outbox_depth": services.store.outbox_depth(),
         "version": services.version,
     }
-    drift = getattr(services, "drift", None)
-    if drift:
-        body["position_drift"] = drift
+    if services.drift:
+        body["position_drift"] = services.drift
     return jsonify(body)
 
 
