@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone, tzinfo
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from enum import Enum
 
@@ -289,10 +289,11 @@ def parse_bool(raw: object) -> bool:
     raise ValueError(f"{_quote(raw)} is not TRUE or FALSE")
 
 
-def parse_time(raw: object) -> datetime:
+def parse_time(raw: object, *, zone: tzinfo = UTC) -> datetime:
     """Tz-aware UTC time from ISO-8601 text (``2024-05-01T14:30:00Z``) or epoch seconds/ms.
 
-    Naive ISO times are taken as UTC (TradingView's ``{{timenow}}`` is UTC with a ``Z``).
+    ISO times without an offset are taken in ``zone`` (default UTC: TradingView's ``{{timenow}}`` is
+    UTC with a ``Z``).
 
     Raises:
         ValueError: naming the value.
@@ -317,8 +318,42 @@ def parse_time(raw: object) -> datetime:
     except ValueError:
         raise ValueError(f"{_quote(raw)} is not an ISO time such as 2024-05-01T14:30:00Z") from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
+        value = value.replace(tzinfo=zone)
     return value.astimezone(UTC)
+
+
+_DATE_ONLY = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$")
+_YEAR_LAST = re.compile(r"^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
+
+
+def parse_sheet_time(text: str, *, zone: tzinfo = UTC, date_zone: tzinfo | None = None) -> datetime:
+    """A time typed in (or written to) a sheet cell, as tz-aware UTC.
+
+    Accepted: ``2024-05-01`` (also ``2024/05/01``), ``2024-05-01 14:30``, ``2024-05-01 14:30:00``,
+    ``2024-05-01T14:30:00Z``, ``2024-05-01T14:30:00+02:00``. Times without an offset are in
+    ``zone``; a date alone is 00:00 of that day in ``date_zone`` (default ``zone``), so it stays on
+    that calendar day wherever a report cuts its days.
+
+    Raises:
+        ValueError: blank text, a day-first/month-first date such as ``5/1/2024`` (ambiguous), or
+            anything else that is not one of the forms above; the message quotes the text.
+    """
+    raw = text.strip()
+    if not raw:
+        raise ValueError("required, the cell is blank")
+    match = _DATE_ONLY.match(raw)
+    if match:
+        try:
+            day = date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        except ValueError:
+            raise ValueError(f"{raw!r} is not a valid date") from None
+        return datetime.combine(day, time(0), tzinfo=date_zone or zone).astimezone(UTC)
+    if _YEAR_LAST.match(raw):
+        raise ValueError(f"{raw!r} is ambiguous (day or month first?): write the date as YYYY-MM-DD")
+    try:
+        return parse_time(raw, zone=zone)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a date or time such as 2024-05-01 or 2024-05-01 14:30") from None
 
 
 def round_down(qty: Decimal, step: Decimal) -> Decimal:

@@ -45,6 +45,7 @@ from bot.domain import (
     normalise_symbol,
     normalise_timeframe,
     parse_decimal,
+    parse_sheet_time,
 )
 
 __all__ = [
@@ -560,12 +561,10 @@ def trade_from_record(record: Mapping[str, str], *, zone: tzinfo = UTC) -> Round
     def when(name: str) -> datetime:
         text = required(name)
         try:
-            value = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1] in "Zz" else text)
-        except ValueError:
-            raise ValueError(f"{name}: {text!r} is not a time such as 2024-05-01 14:30:00") from None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=zone)
-        return value.astimezone(UTC)
+            return parse_sheet_time(text, zone=zone)
+        except ValueError as exc:
+            detail = str(exc).removeprefix(repr(text.strip())).strip().removeprefix("is ")
+            raise ValueError(f"{name}: {text!r} is not a time: {detail}") from None
 
     symbol_text = required("symbol")
     try:

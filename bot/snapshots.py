@@ -30,11 +30,12 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
-from bot.domain import format_decimal, parse_decimal, utc_now
+from bot.brokers.base import Balance, CashFlow
+from bot.domain import format_decimal, parse_decimal, parse_sheet_time, utc_now
 from bot.errors import BotError
 from bot.sheets.base import Table, WriteBatch, clean_record
 from bot.sheets.schema import tab_spec
@@ -60,8 +61,6 @@ __all__ = [
     "take_snapshot",
     "update_balances",
 ]
-
-from bot.brokers.base import Balance, CashFlow
 
 log = logging.getLogger(__name__)
 
@@ -113,43 +112,7 @@ def _when(value: datetime, zone: tzinfo) -> str:
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
-_DATE_ONLY = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$")
-_YEAR_LAST = re.compile(r"^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
 _CURRENCY_TEXT = re.compile(r"^(US\$|USD|USDT)\s*|\s*(USD|USDT)$", re.IGNORECASE)
-
-
-def parse_sheet_time(text: str, *, zone: tzinfo = UTC, date_zone: tzinfo | None = None) -> datetime:
-    """A time typed in (or written to) a sheet cell, as tz-aware UTC.
-
-    Accepted: ``2024-05-01`` (also ``2024/05/01``), ``2024-05-01 14:30``, ``2024-05-01 14:30:00``,
-    ``2024-05-01T14:30:00Z``, ``2024-05-01T14:30:00+02:00``. Times without an offset are in
-    ``zone``; a date alone is 00:00 of that day in ``date_zone`` (default ``zone``), so it stays on
-    that calendar day wherever the report cuts its days.
-
-    Raises:
-        ValueError: blank text, a day-first/month-first date such as ``5/1/2024`` (ambiguous), or
-            anything else that is not one of the forms above; the message quotes the text.
-    """
-    raw = text.strip()
-    if not raw:
-        raise ValueError("required, the cell is blank")
-    match = _DATE_ONLY.match(raw)
-    if match:
-        try:
-            day = date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-        except ValueError:
-            raise ValueError(f"{raw!r} is not a valid date") from None
-        return datetime.combine(day, time(0), tzinfo=date_zone or zone).astimezone(UTC)
-    if _YEAR_LAST.match(raw):
-        raise ValueError(f"{raw!r} is ambiguous (day or month first?): write the date as YYYY-MM-DD")
-    iso = raw[:-1] + "+00:00" if raw[-1] in "Zz" else raw
-    try:
-        value = datetime.fromisoformat(iso)
-    except ValueError:
-        raise ValueError(f"{raw!r} is not a date or time such as 2024-05-01 or 2024-05-01 14:30") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=zone)
-    return value.astimezone(UTC)
 
 
 def _amount_text(text: str) -> str:

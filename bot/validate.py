@@ -5,26 +5,10 @@ Pure functions: records in, a list of problems out, each naming the row, the col
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from bot.config_table import parse_config
-from bot.domain import parse_bool, parse_decimal, parse_time
+from bot.domain import parse_bool, parse_decimal, parse_sheet_time
 from bot.sheets.base import Table
 from bot.sheets.schema import ColumnSpec, tab_spec
-
-
-def parse_cell_time(text: str) -> datetime:
-    """A time cell: ISO-8601 or ``YYYY-MM-DD[ HH:MM[:SS]]`` (UTC when no zone is given).
-
-    Raises:
-        ValueError: naming the value.
-    """
-    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
-        try:
-            return parse_time(datetime.strptime(text, fmt).isoformat())
-        except ValueError:
-            continue
-    return parse_time(text)
 
 
 def check_cell(column: ColumnSpec, text: str) -> str | None:
@@ -39,7 +23,7 @@ def check_cell(column: ColumnSpec, text: str) -> str | None:
         elif column.type == "bool":
             parse_bool(text)
         elif column.type == "datetime":
-            parse_cell_time(text)
+            parse_sheet_time(text)
         elif column.type == "enum" and column.allowed and text not in column.allowed:
             return f"{column.name}: {text!r} is not one of {', '.join(a for a in column.allowed if a)}"
     except ValueError as exc:
