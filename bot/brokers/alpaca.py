@@ -55,9 +55,10 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -68,7 +69,7 @@ from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.requests import StockLatestTradeRequest
 from alpaca.trading.client import TradingClient
 
-from bot.brokers.base import Account, CashFlow, FillReport, Instrument, OrderRequest, OrderUpdate
+from bot.brokers.base import Account, CashFlow, FillReport, Instrument, OrderRequest, OrderUpdate, decimal_or_none
 from bot.domain import OrderState, Side, format_decimal
 from bot.errors import BotError, BrokerRejected, ConfigError, TemporaryError
 from bot.settings import Settings
@@ -283,7 +284,7 @@ class AlpacaBroker:
         trade = trades.get(symbol) if isinstance(trades, dict) else None
         if not trade or trade.get("p") is None:
             return None
-        return _dec(trade["p"])
+        return decimal_or_none(trade["p"])
 
     # -- orders -----------------------------------------------------------------------------------------
 
@@ -352,13 +353,13 @@ class AlpacaBroker:
     def account(self) -> Account:
         """Equity, cash and buying power in USD (``/v2/account``); positions value = long + short market value."""
         data = self._call(self._client.get_account)
-        long_value = _dec(data.get("long_market_value")) or ZERO
-        short_value = _dec(data.get("short_market_value")) or ZERO
+        long_value = decimal_or_none(data.get("long_market_value")) or ZERO
+        short_value = decimal_or_none(data.get("short_market_value")) or ZERO
         return Account(
             account_id=str(data.get("account_number") or data.get("id") or "alpaca"),
-            equity=_dec(data.get("equity")) or ZERO,
-            cash=_dec(data.get("cash")) or ZERO,
-            buying_power=_dec(data.get("buying_power")) or ZERO,
+            equity=decimal_or_none(data.get("equity")) or ZERO,
+            cash=decimal_or_none(data.get("cash")) or ZERO,
+            buying_power=decimal_or_none(data.get("buying_power")) or ZERO,
             positions_value=long_value + short_value,
             currency=str(data.get("currency") or "USD"),
         )
@@ -367,7 +368,7 @@ class AlpacaBroker:
         """Net position per symbol (``/v2/positions``), signed shares (negative = short)."""
         result: dict[str, Decimal] = {}
         for item in self._call(self._client.get_all_positions) or []:
-            qty = abs(_dec(item.get("qty")) or ZERO)
+            qty = abs(decimal_or_none(item.get("qty")) or ZERO)
             if qty:
                 result[str(item["symbol"])] = -qty if item.get("side") == "short" else qty
         return result
@@ -460,7 +461,7 @@ class AlpacaBroker:
             data = self._call(self._data.get, path, params) or {}
             for bar in data.get("bars") or []:
                 when = _parse_time(bar.get("t"))
-                close = _dec(bar.get("c"))
+                close = decimal_or_none(bar.get("c"))
                 if when is not None and close is not None:
                     closes[when.astimezone(NEW_YORK).date()] = close
             token = data.get("next_page_token")
@@ -600,7 +601,7 @@ class AlpacaBroker:
 
     def _send_opening_leg(self, plan: _Plan, close: dict[str, Any]) -> dict[str, Any] | None:
         """Send ``<id>-o`` for the rest once the closing leg filled completely; None when not sent."""
-        closed = _dec(close.get("filled_qty")) or ZERO
+        closed = decimal_or_none(close.get("filled_qty")) or ZERO
         rest = plan.request.qty - closed
         if rest <= 0:
             return None
@@ -681,7 +682,7 @@ class AlpacaBroker:
         """Translate one venue order: state (QUEUED while the market is closed), fills from activities."""
         status = str(order.get("status", ""))
         state = _STATES.get(status, OrderState.SUBMITTED)
-        ordered_fill = _dec(order.get("filled_qty")) or ZERO
+        ordered_fill = decimal_or_none(order.get("filled_qty")) or ZERO
         fills = self._fills(order) if ordered_fill > 0 else ()
         known = sum((f.qty for f in fills), start=ZERO)
         if known < ordered_fill and state in (OrderState.FILLED, OrderState.PARTIALLY_FILLED):
@@ -716,8 +717,8 @@ class AlpacaBroker:
                 fills.append(
                     FillReport(
                         fill_id=str(item["id"]),
-                        qty=_dec(item.get("qty")) or ZERO,
-                        price=_dec(item.get("price")) or ZERO,
+                        qty=decimal_or_none(item.get("qty")) or ZERO,
+                        price=decimal_or_none(item.get("price")) or ZERO,
                         fee=ZERO,
                         filled_at=_parse_time(item.get("transaction_time")) or datetime.now(UTC),
                     )
@@ -738,8 +739,8 @@ class AlpacaBroker:
         request = plan.request
         if not (plan.exits_allowed and _wants_exits(request)):
             return
-        fill_price = _dec(entry.get("filled_avg_price"))
-        qty = _dec(entry.get("filled_qty")) or ZERO
+        fill_price = decimal_or_none(entry.get("filled_avg_price"))
+        qty = decimal_or_none(entry.get("filled_qty")) or ZERO
         if fill_price is None or not _whole(qty) or request.extended_hours:
             return
         try:
@@ -761,12 +762,12 @@ class AlpacaBroker:
             for leg in entry.get("legs") or []:
                 if _STATES.get(str(leg.get("status")), OrderState.SUBMITTED).is_final:
                     continue
-                if leg.get("type") == "limit" and take is not None and _dec(leg.get("limit_price")) != take:
+                if leg.get("type") == "limit" and take is not None and decimal_or_none(leg.get("limit_price")) != take:
                     self._call(self._client.patch, f"/orders/{leg['id']}", {"limit_price": format_decimal(take)})
                 elif (
                     leg.get("type") in ("stop", "stop_limit")
                     and stop is not None
-                    and _dec(leg.get("stop_price")) != stop
+                    and decimal_or_none(leg.get("stop_price")) != stop
                 ):
                     self._call(self._client.patch, f"/orders/{leg['id']}", {"stop_price": format_decimal(stop)})
             parts = [
@@ -782,7 +783,7 @@ class AlpacaBroker:
         position = self._position(plan.request.symbol)
         if position is None:
             return
-        held_qty = _dec(position.get("qty")) or ZERO
+        held_qty = decimal_or_none(position.get("qty")) or ZERO
         reduces = (held_qty > 0 and side is Side.SELL) or (held_qty < 0 and side is Side.BUY)
         if not reduces:
             return
@@ -820,30 +821,16 @@ class AlpacaBroker:
     # -- venue reads -------------------------------------------------------------------------------------------
 
     def _by_client_id(self, venue_id: str) -> dict[str, Any] | None:
-        try:
-            return self._client.get_order_by_client_id(venue_id)  # type: ignore[no-any-return]
-        except APIError as exc:
-            if exc.status_code == 404:
-                return None
-            raise _translate(exc) from None
-        except requests.RequestException as exc:
-            raise _translate(exc) from None
+        return _found_or_none(self._client.get_order_by_client_id, venue_id)
 
     def _position(self, symbol: str) -> dict[str, Any] | None:
-        try:
-            return self._client.get_open_position(symbol)  # type: ignore[no-any-return]
-        except APIError as exc:
-            if exc.status_code == 404:
-                return None
-            raise _translate(exc) from None
-        except requests.RequestException as exc:
-            raise _translate(exc) from None
+        return _found_or_none(self._client.get_open_position, symbol)
 
     def _position_qty(self, symbol: str) -> Decimal:
         position = self._position(symbol)
         if position is None:
             return ZERO
-        qty = abs(_dec(position.get("qty")) or ZERO)
+        qty = abs(decimal_or_none(position.get("qty")) or ZERO)
         return -qty if position.get("side") == "short" else qty
 
     def _asset(self, symbol: str) -> dict[str, Any]:
@@ -933,8 +920,8 @@ def _exit_prices(
 
 def _available(position: dict[str, Any]) -> Decimal:
     """Shares of a position not held by open orders (``qty_available``, as a magnitude; 0 if of the wrong sign)."""
-    qty = _dec(position.get("qty")) or ZERO
-    available = _dec(position.get("qty_available"))
+    qty = decimal_or_none(position.get("qty")) or ZERO
+    available = decimal_or_none(position.get("qty_available"))
     if available is None:
         return abs(qty)
     if position.get("side") == "short" and available <= 0:
@@ -947,14 +934,16 @@ def _avg(fills: tuple[FillReport, ...]) -> Decimal | None:
     return sum((f.qty * f.price for f in fills), start=ZERO) / qty if qty else None
 
 
-def _dec(value: object) -> Decimal | None:
-    """Decimal from Alpaca's number text (or a JSON number via its text); None for null/blank."""
-    if value is None or value == "":
-        return None
+def _found_or_none(read: Callable[[str], Any], key: str) -> dict[str, Any] | None:
+    """``read(key)``, or None when Alpaca answers 404; other errors translated (see :func:`_translate`)."""
     try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None
+        return read(key)  # type: ignore[no-any-return]
+    except APIError as exc:
+        if exc.status_code == 404:
+            return None
+        raise _translate(exc) from None
+    except requests.RequestException as exc:
+        raise _translate(exc) from None
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -986,7 +975,7 @@ def _activity_flow(item: dict[str, Any]) -> CashFlow | None:
     kind_code = str(item.get("activity_type", "")).upper()
     if kind_code not in ("CSD", "CSW") or str(item.get("status") or "").lower() == "canceled":
         return None
-    amount = _dec(item.get("net_amount"))
+    amount = decimal_or_none(item.get("net_amount"))
     if amount is None or not amount.is_finite() or amount == 0:
         return None
     try:

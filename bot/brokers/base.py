@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import NamedTuple, Protocol
 
 from bot.domain import OrderState, Side
@@ -182,3 +182,17 @@ class Balance(NamedTuple):
     free: Decimal
     locked: Decimal
     usd_value: Decimal | None
+
+
+def decimal_or_none(value: object) -> Decimal | None:
+    """Exact Decimal from a venue's number (text such as ``"170.37"`` or a JSON number via its text).
+
+    None for null, blank or unreadable values. Adapters use it for every price, quantity and amount.
+    """
+    if value is None or value == "":
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None

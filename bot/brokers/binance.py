@@ -58,12 +58,21 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import requests
 
-from bot.brokers.base import Account, Balance, CashFlow, FillReport, Instrument, OrderRequest, OrderUpdate
+from bot.brokers.base import (
+    Account,
+    Balance,
+    CashFlow,
+    FillReport,
+    Instrument,
+    OrderRequest,
+    OrderUpdate,
+    decimal_or_none,
+)
 from bot.domain import OrderState, Side, format_decimal, round_down
 from bot.errors import BotError, BrokerRejected, ConfigError, TemporaryError
 from bot.settings import Settings
@@ -174,23 +183,23 @@ class BinanceBroker:
         info = self._symbol(symbol)
         filters = {f.get("filterType"): f for f in info.get("filters", [])}
         lot = filters.get("LOT_SIZE", {})
-        step = _dec(lot.get("stepSize")) or ZERO
-        min_qty = _dec(lot.get("minQty")) or ZERO
+        step = decimal_or_none(lot.get("stepSize")) or ZERO
+        min_qty = decimal_or_none(lot.get("minQty")) or ZERO
         market_lot = filters.get("MARKET_LOT_SIZE", {})
-        market_step = _dec(market_lot.get("stepSize")) or ZERO
+        market_step = decimal_or_none(market_lot.get("stepSize")) or ZERO
         if market_step > step:
             step = market_step
-        min_qty = max(min_qty, _dec(market_lot.get("minQty")) or ZERO)
+        min_qty = max(min_qty, decimal_or_none(market_lot.get("minQty")) or ZERO)
         min_notional = ZERO
         if self._futures:
-            min_notional = _dec(filters.get("MIN_NOTIONAL", {}).get("notional")) or ZERO
+            min_notional = decimal_or_none(filters.get("MIN_NOTIONAL", {}).get("notional")) or ZERO
         else:
             notional = filters.get("NOTIONAL")
             if notional and notional.get("applyMinToMarket", True):
-                min_notional = _dec(notional.get("minNotional")) or ZERO
+                min_notional = decimal_or_none(notional.get("minNotional")) or ZERO
             old = filters.get("MIN_NOTIONAL")
             if old and old.get("applyToMarket", True):
-                min_notional = max(min_notional, _dec(old.get("minNotional")) or ZERO)
+                min_notional = max(min_notional, decimal_or_none(old.get("minNotional")) or ZERO)
         return Instrument(
             symbol=symbol,
             qty_step=step.normalize() if step else step,
@@ -208,7 +217,7 @@ class BinanceBroker:
             data = self._call(self._client.get_symbol_ticker, symbol=symbol)
         if isinstance(data, list):
             data = next((d for d in data if d.get("symbol") == symbol), {})
-        return _dec(data.get("price")) if isinstance(data, dict) else None
+        return decimal_or_none(data.get("price")) if isinstance(data, dict) else None
 
     # -- orders -----------------------------------------------------------------------------------------
 
@@ -342,24 +351,24 @@ class BinanceBroker:
         if self._futures:
             data = self._call(self._client.futures_account)
             usdt = next((a for a in data.get("assets", []) if a.get("asset") == self._quote), {})
-            wallet = _dec(usdt.get("walletBalance")) or ZERO
-            unrealized = _dec(usdt.get("unrealizedProfit")) or ZERO
+            wallet = decimal_or_none(usdt.get("walletBalance")) or ZERO
+            unrealized = decimal_or_none(usdt.get("unrealizedProfit")) or ZERO
             return Account(
                 account_id=self.name,
                 equity=wallet + unrealized,
                 cash=wallet,
-                buying_power=_dec(usdt.get("availableBalance")) or ZERO,
+                buying_power=decimal_or_none(usdt.get("availableBalance")) or ZERO,
                 positions_value=unrealized,
                 currency=self._quote,
             )
         data = self._call(self._client.get_account)
-        prices = {t["symbol"]: _dec(t.get("price")) for t in self._call(self._client.get_all_tickers) or []}
+        prices = {t["symbol"]: decimal_or_none(t.get("price")) for t in self._call(self._client.get_all_tickers) or []}
         cash = free_quote = ZERO
         value = ZERO
         for balance in data.get("balances", []):
             asset = str(balance.get("asset"))
-            free = _dec(balance.get("free")) or ZERO
-            total = free + (_dec(balance.get("locked")) or ZERO)
+            free = decimal_or_none(balance.get("free")) or ZERO
+            total = free + (decimal_or_none(balance.get("locked")) or ZERO)
             if not total:
                 continue
             if asset == self._quote:
@@ -383,7 +392,7 @@ class BinanceBroker:
         if self._futures:
             result = {}
             for item in self._call(self._client.futures_position_information) or []:
-                amount = _dec(item.get("positionAmt")) or ZERO
+                amount = decimal_or_none(item.get("positionAmt")) or ZERO
                 if amount:
                     result[str(item["symbol"])] = amount
             return result
@@ -392,7 +401,7 @@ class BinanceBroker:
         result = {}
         for balance in data.get("balances", []):
             asset = str(balance.get("asset"))
-            total = (_dec(balance.get("free")) or ZERO) + (_dec(balance.get("locked")) or ZERO)
+            total = (decimal_or_none(balance.get("free")) or ZERO) + (decimal_or_none(balance.get("locked")) or ZERO)
             if total and asset != self._quote and asset + self._quote in symbols:
                 result[asset + self._quote] = total
         return result
@@ -426,7 +435,7 @@ class BinanceBroker:
             data = self._call(self._client.futures_account)
             prices = self._all_prices(self._client.futures_symbol_ticker)
             for item in data.get("assets", []):
-                wallet = _dec(item.get("walletBalance")) or ZERO
+                wallet = decimal_or_none(item.get("walletBalance")) or ZERO
                 if wallet:
                     asset = str(item.get("asset"))
                     out.append(Balance(asset, wallet, ZERO, _value(asset, wallet, prices, self._quote)))
@@ -434,8 +443,8 @@ class BinanceBroker:
         data = self._call(self._client.get_account)
         prices = self._all_prices(self._client.get_all_tickers)
         for item in data.get("balances", []):
-            free = _dec(item.get("free")) or ZERO
-            locked = _dec(item.get("locked")) or ZERO
+            free = decimal_or_none(item.get("free")) or ZERO
+            locked = decimal_or_none(item.get("locked")) or ZERO
             if free + locked:
                 asset = str(item.get("asset"))
                 out.append(Balance(asset, free, locked, _value(asset, free + locked, prices, self._quote)))
@@ -535,7 +544,7 @@ class BinanceBroker:
         """``{symbol: price}`` of every ticker (prices that are not numbers are left out)."""
         prices: dict[str, Decimal] = {}
         for item in self._call(fetch) or []:
-            price = _dec(item.get("price")) if isinstance(item, dict) else None
+            price = decimal_or_none(item.get("price")) if isinstance(item, dict) else None
             if price:
                 prices[str(item.get("symbol"))] = price
         return prices
@@ -545,7 +554,7 @@ class BinanceBroker:
     def _update(self, order: dict[str, Any], symbol: str, cid: str) -> OrderUpdate:
         """Translate a Binance order (+ its trades) into an :class:`OrderUpdate`."""
         state = _STATES.get(str(order.get("status")), OrderState.SUBMITTED)
-        executed = _dec(order.get("executedQty")) or ZERO
+        executed = decimal_or_none(order.get("executedQty")) or ZERO
         fills: tuple[FillReport, ...] = ()
         gross = ZERO
         if executed > 0:
@@ -590,9 +599,9 @@ class BinanceBroker:
         gross = ZERO
         other_prices: dict[str, Decimal | None] = {}
         for trade in raw:
-            qty = _dec(trade.get("qty")) or ZERO
-            price = _dec(trade.get("price")) or ZERO
-            commission = _dec(trade.get("commission")) or ZERO
+            qty = decimal_or_none(trade.get("qty")) or ZERO
+            price = decimal_or_none(trade.get("price")) or ZERO
+            commission = decimal_or_none(trade.get("commission")) or ZERO
             asset = str(trade.get("commissionAsset") or quote)
             gross += qty
             net_qty = qty
@@ -669,7 +678,9 @@ class BinanceBroker:
 
     def _futures_position(self, symbol: str) -> Decimal:
         items = self._call(self._client.futures_position_information, symbol=symbol) or []
-        return sum((_dec(i.get("positionAmt")) or ZERO for i in items if i.get("symbol") == symbol), start=ZERO)
+        return sum(
+            (decimal_or_none(i.get("positionAmt")) or ZERO for i in items if i.get("symbol") == symbol), start=ZERO
+        )
 
     def _symbol(self, symbol: str) -> dict[str, Any]:
         info = self._symbols_table().get(symbol)
@@ -736,16 +747,6 @@ def _with_suffix(url: str, suffix: str) -> str:
     return url if url.endswith(suffix) else url + suffix
 
 
-def _dec(value: object) -> Decimal | None:
-    """Decimal from Binance's number text; None for null/blank/garbage."""
-    if value is None or value == "":
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None
-
-
 def _ms_time(value: object) -> datetime | None:
     """UTC datetime from Binance's epoch milliseconds."""
     try:
@@ -784,7 +785,7 @@ def _deposit_flow(item: dict[str, Any], broker: str) -> CashFlow | None:
     """A deposit-history record as a :class:`CashFlow` (None unless successful, positive and dated)."""
     if str(item.get("status")) != str(DEPOSIT_SUCCESS):
         return None
-    amount = _dec(item.get("amount"))
+    amount = decimal_or_none(item.get("amount"))
     when = _ms_time(item.get("insertTime"))
     reference = str(item.get("id") or item.get("txId") or "").strip()
     if amount is None or not amount.is_finite() or amount <= 0 or when is None or not reference:
@@ -808,13 +809,13 @@ def _withdrawal_flow(item: dict[str, Any], broker: str) -> CashFlow | None:
     """A withdrawal-history record as a :class:`CashFlow` (None unless completed, positive and dated)."""
     if str(item.get("status")) != str(WITHDRAWAL_COMPLETED):
         return None
-    amount = _dec(item.get("amount"))
+    amount = decimal_or_none(item.get("amount"))
     when = _utc_text(item.get("applyTime"))
     reference = str(item.get("id") or "").strip()
     if amount is None or not amount.is_finite() or amount <= 0 or when is None or not reference:
         return None
     coin = str(item.get("coin") or "").upper()
-    fee = _dec(item.get("transactionFee"))
+    fee = decimal_or_none(item.get("transactionFee"))
     details = [f"network {item['network']}" if item.get("network") else ""]
     details.append(f"network fee {format_decimal(fee)} {coin}" if fee else "")
     details.append("internal transfer" if str(item.get("transferType")) == "1" else "")
