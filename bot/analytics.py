@@ -564,6 +564,16 @@ def annual_volatility(returns: ReturnsInput, *, periods_per_year: float = 252) -
     return float(np.std(values, ddof=1) * periods_per_year ** (1.0 / 2.0))
 
 
+def _excess_returns(returns: ReturnsInput, periods_per_year: float, risk_free_annual: float) -> np.ndarray | None:
+    """Per-period returns minus the per-period risk-free rate; None with fewer than 2 returns."""
+    _check_ppy(periods_per_year)
+    rate = _period_rate(risk_free_annual, periods_per_year)
+    values = _values(returns)
+    if len(values) < 2:
+        return None
+    return values - rate if rate != 0 else values
+
+
 def sharpe_ratio(
     returns: ReturnsInput, *, periods_per_year: float = 252, risk_free_annual: float = 0.0
 ) -> float | None:
@@ -585,12 +595,9 @@ def sharpe_ratio(
 
     Source: ``empyrical.sharpe_ratio(returns, risk_free=rf, annualization=periods_per_year)``.
     """
-    _check_ppy(periods_per_year)
-    rate = _period_rate(risk_free_annual, periods_per_year)
-    values = _values(returns)
-    if len(values) < 2:
+    excess = _excess_returns(returns, periods_per_year, risk_free_annual)
+    if excess is None:
         return None
-    excess = values - rate if rate != 0 else values
     deviation = np.std(excess, ddof=1)
     if excess.max() == excess.min() or deviation == 0:  # no dispersion (or it underflows)
         return None
@@ -613,12 +620,9 @@ def sortino_ratio(
 
     Source: ``empyrical.sortino_ratio(returns, required_return=rf, annualization=periods_per_year)``.
     """
-    _check_ppy(periods_per_year)
-    rate = _period_rate(risk_free_annual, periods_per_year)
-    values = _values(returns)
-    if len(values) < 2:
+    excess = _excess_returns(returns, periods_per_year, risk_free_annual)
+    if excess is None:
         return None
-    excess = values - rate if rate != 0 else values
     downside = np.sqrt(np.mean(np.square(np.clip(excess, -np.inf, 0.0)))) * np.sqrt(periods_per_year)
     if downside == 0:
         return None

@@ -17,6 +17,8 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -283,17 +285,25 @@ def _tab_name(name: str, tabs: tuple[str, ...]) -> str:
     raise ConfigError(f"unknown tab {name!r}; tabs: {', '.join(tabs)}")
 
 
-def cmd_performance(args: argparse.Namespace) -> int:
-    """Recompute Trades and Performance from the state DB's fills."""
-    from bot.jobs import recompute_performance
+@contextmanager
+def _services() -> Iterator[Any]:
+    """The bot's services for a one-off command: workbook writes are flushed at the end, all closed."""
     from bot.services import build_services
 
     services = build_services(load_settings())
     try:
-        summary = recompute_performance(services)
+        yield services
         services.writer.flush()
     finally:
         services.close()
+
+
+def cmd_performance(args: argparse.Namespace) -> int:
+    """Recompute Trades and Performance from the state DB's fills."""
+    from bot.jobs import recompute_performance
+
+    with _services() as services:
+        summary = recompute_performance(services)
     print(f"{summary['trades']} round trip(s), {summary['manual_trades']} manual trade(s)")
     for problem in summary["problems"]:
         print(f"warning: {problem}", file=sys.stderr)
@@ -309,15 +319,10 @@ def _iso_date(text: str) -> date:
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
     """Snapshot every broker in use, refresh Balances, import cash flows, and write them now."""
-    from bot.services import build_services
     from bot.snapshots import snapshot_job
 
-    services = build_services(load_settings())
-    try:
+    with _services() as services:
         result = snapshot_job(services)
-        services.writer.flush()
-    finally:
-        services.close()
     print(
         f"{result['snapshots']} snapshot row(s), {result['balances']} balance row(s), "
         f"{result['cash_flows']} cash flow(s) imported"
@@ -332,13 +337,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from bot.domain import utc_now
     from bot.jobs import recompute_performance
     from bot.report import build_report
-    from bot.services import build_services
 
-    settings = load_settings()
-    services = build_services(settings)
-    try:
+    with _services() as services:
         recompute_performance(services)
         services.writer.flush()
+        settings = services.settings
         out = args.out or settings.bot_data_dir / "reports" / utc_now().astimezone(settings.zone).strftime("%Y-%m-%d")
         summary = build_report(
             services,
@@ -348,8 +351,6 @@ def cmd_report(args: argparse.Namespace) -> int:
             brokers=args.broker,
             progress=not args.no_progress,
         )
-    finally:
-        services.close()
     sys.stdout.write(summary.text())
     return 0
 
