@@ -10,8 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,11 +18,11 @@ import pytest
 import requests
 from support.helpers import SECRET, TOKEN
 from support.server import bot_env, free_port, start_bot
+from support.venues import alpaca_services
 
 if TYPE_CHECKING:
-    from fakes.alpaca_fake import AlpacaFake
 
-    from bot.services import Services
+    pass
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -144,50 +142,11 @@ def test_kill_9_during_a_burst_loses_nothing_and_doubles_nothing(tmp_path: Path)
     assert {p["symbol"]: Decimal(p["qty"]) for p in positions["positions"]} == {s: Decimal(1) for s in SYMBOLS}
 
 
-@contextmanager
-def _alpaca_services(
-    tmp_path: Path, prices: dict[str, str], *, position_size: str, timeout: float
-) -> Iterator[tuple[AlpacaFake, Services]]:
-    """Services trading through alpaca-py with an :class:`AlpacaFake` that lists ``prices``' symbols.
-
-    Each symbol gets an active 1h Config row of ``position_size`` shares; ``timeout`` is the broker's
-    HTTP timeout, seconds. On the way out the services are closed, then the fake is stopped.
-    """
-    from fakes.alpaca_fake import AlpacaFake
-
-    from bot.brokers.alpaca import AlpacaBroker
-    from bot.services import build_services
-    from bot.settings import load_settings
-
-    with AlpacaFake() as fake:
-        for symbol, price in prices.items():
-            fake.add_asset(symbol)
-            fake.set_price(symbol, price)
-        settings = load_settings(
-            bot_data_dir=tmp_path / "data",
-            bot_broker="alpaca",
-            webhook_secret=SECRET,
-            bot_api_token=TOKEN,
-            alpaca_api_key=fake.api_key,
-            alpaca_api_secret=fake.secret_key,
-            alpaca_base_url=fake.base_url,
-            alpaca_data_url=fake.base_url,
-        )
-        services = build_services(settings, brokers={"alpaca": lambda: AlpacaBroker(settings, timeout=timeout)})
-        try:
-            row = {"position_size": position_size, "active": "TRUE", "Time Frame": "1h", "size_type": "qty"}
-            services.workbook.replace_rows("Config", [{"symbol": s, **row} for s in prices])
-            services.config.invalidate()
-            yield fake, services
-        finally:
-            services.close()
-
-
 def test_venue_failing_and_hanging_never_doubles_an_order_and_reports_failures(tmp_path: Path) -> None:
     from bot.tracker import OrderTracker
 
     symbols = [f"V{i}" for i in range(6)]
-    with _alpaca_services(tmp_path, dict.fromkeys(symbols, "50"), position_size="2", timeout=0.5) as (fake, services):
+    with alpaca_services(tmp_path, dict.fromkeys(symbols, "50"), position_size="2", timeout=0.5) as (fake, services):
         # the venue answers 500 to every order for a while, and loses some answers after acting on them
         fake.fail_next(500, times=7)
         for _ in range(3):
@@ -229,7 +188,7 @@ def test_venue_failing_and_hanging_never_doubles_an_order_and_reports_failures(t
 def test_a_hanging_venue_gets_202_in_time_and_the_order_completes_in_the_background(tmp_path: Path) -> None:
     from bot.tracker import OrderTracker
 
-    with _alpaca_services(tmp_path, {"AAPL": "190"}, position_size="3", timeout=10.0) as (fake, services):
+    with alpaca_services(tmp_path, {"AAPL": "190"}, position_size="3", timeout=10.0) as (fake, services):
         settings_rows = services.workbook.read_tables(["Settings"])["Settings"].rows
         services.workbook.replace_rows(
             "Settings",
