@@ -299,11 +299,21 @@ class ConfigCache:
                 self._refreshing.set()
                 threading.Thread(target=self._refresh_in_background, name="config-refresh", daemon=True).start()
             return snapshot
-        with self._lock:
+        if snapshot is not None:
+            # another thread is re-reading: trade on the current snapshot rather than wait for it. A caller
+            # may hold the state DB's write lock (a journal unit) while the reader needs it to save the
+            # last good config, so waiting here could deadlock.
+            if not self._lock.acquire(blocking=False):
+                return snapshot
+        else:
+            self._lock.acquire()
+        try:
             snapshot = self._snapshot
             if snapshot is not None and not self._stale(snapshot):
                 return snapshot
             return self._reload()
+        finally:
+            self._lock.release()
 
     def invalidate(self) -> None:
         """Force a re-read on the next :meth:`get`."""

@@ -54,6 +54,7 @@ from bot.domain import (
 from bot.errors import AlertRejected, BotError, BrokerRejected, ConfigError, TemporaryError
 from bot.positions import SlotState, apply_fill
 from bot.risk import Exposure, entry_block_reason
+from bot.settings import RuntimeSettings
 from bot.sheet_rows import fmt_time, last_signal_text, order_row, signal_row
 from bot.sizing import SizingError, entry_size
 from bot.state.models import FillRecord, Meta, OrderRecord, OutboxRecord, SignalRecord, SlotRecord
@@ -498,7 +499,7 @@ class Engine:
         if getattr(broker, "inline", False):
             # the paper venue lives in the state DB: alert, order, fill and slot commit in one unit
             outcome = self._paper_order(
-                broker, request, signal, payload, received_at, replay, started, order_values, slot
+                broker, request, signal, payload, received_at, replay, started, order_values, slot, runtime
             )
             return Reply(200, {**base, **outcome}), False
         order_pk, signal_pk = self._record_intent(signal, payload, received_at, replay, order_values)
@@ -607,14 +608,16 @@ class Engine:
         started: float,
         order_values: dict[str, Any],
         slot_before: SlotState,
+        runtime: RuntimeSettings,
     ) -> dict[str, Any]:
         """One unit: the paper venue fills, and alert, order, fill, slot and outbox rows commit together."""
         key = signal.key
+        fee_rate = runtime.paper_fee_rate
 
         def unit(conn: Connection) -> tuple[RowStatus, str, SlotState, OrderUpdate, int]:
             now = utc_now()
             try:
-                result = broker.execute(conn, request, fresh=True)
+                result = broker.execute(conn, request, fresh=True, fee_rate=fee_rate)
             except BrokerRejected as exc:
                 result = OrderUpdate(broker_order_id="", state=OrderState.REJECTED, reason=str(exc))
             slot = slot_before  # read under this symbol's lock by _process
@@ -748,7 +751,7 @@ class Engine:
             result = OrderUpdate(broker_order_id="", state=OrderState.PENDING, reason=f"broker unreachable: {exc}")
         submitted_ms = _ms(started)
         status = self.apply_update(order_pk, result, signal_pk=signal_pk, started=started, submitted_ms=submitted_ms)
-        with self.store.session() as s:
+        with self.store.read_session() as s:
             order = s.get(OrderRecord, order_pk)
             assert order is not None
             reason, broker_id = order.reason, order.broker_order_id
@@ -880,7 +883,7 @@ class Engine:
     def open_order_details(self) -> list[tuple[int, str, str, datetime, str, str]]:
         """Orders not yet final: ``(order pk, broker, client_order_id, created_at, state, symbol)``, oldest first."""
         final = [s.value for s in OrderState if s.is_final]
-        with self.store.session() as s:
+        with self.store.read_session() as s:
             return [
                 (o.id, o.broker, o.client_order_id, o.created_at, o.state, o.symbol)
                 for o in s.scalars(select(OrderRecord).where(OrderRecord.state.not_in(final)).order_by(OrderRecord.id))

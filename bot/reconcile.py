@@ -112,7 +112,7 @@ def reconcile(services: Services, *, tolerance: Decimal | Mapping[str, Decimal] 
     final = [s.value for s in OrderState if s.is_final]
     last_broker: dict[tuple[str, str], str] = {}
     in_flight: set[tuple[str, str]] = set()
-    with services.store.session() as s:
+    with services.store.read_session() as s:
         for order in s.scalars(select(OrderRecord).order_by(OrderRecord.id)):
             last_broker[(order.symbol, order.timeframe)] = order.broker
             if order.state not in final:

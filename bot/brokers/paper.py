@@ -92,22 +92,27 @@ class PaperBroker:
         Raises:
             BrokerRejected: no reference price, or a non-positive quantity.
         """
+        fee_rate = self._runtime().paper_fee_rate
         with self._store.reader.connect() as conn:
-            update, new = self._execute(conn, request, fresh=False)
+            update, new = self._execute(conn, request, fresh=False, fee_rate=fee_rate)
         if new:
             self.committed(request, update)
         return update
 
-    def execute(self, conn: Connection, request: OrderRequest, *, fresh: bool = False) -> OrderUpdate:
+    def execute(
+        self, conn: Connection, request: OrderRequest, *, fee_rate: Decimal, fresh: bool = False
+    ) -> OrderUpdate:
         """The fill of ``request``; the caller records it in its transaction and calls :meth:`committed` after.
 
+        ``fee_rate``: the fee as a fraction of notional (``paper_fee_rate``), read by the caller before its
+        transaction: nothing inside a state-DB transaction may wait for the config.
         ``fresh``: the caller generated this ``client_order_id`` just now, so it cannot exist yet (skips the
         idempotency look-up on ``conn``). A known id returns the original fill.
 
         Raises:
             BrokerRejected: no reference price, or a non-positive quantity.
         """
-        return self._execute(conn, request, fresh=fresh)[0]
+        return self._execute(conn, request, fresh=fresh, fee_rate=fee_rate)[0]
 
     def committed(self, request: OrderRequest, update: OrderUpdate) -> None:
         """Apply a committed fill of ``request`` to the in-memory cash and positions."""
@@ -115,7 +120,9 @@ class PaperBroker:
             with self._lock:
                 self._apply(request.symbol, request.side, fill.qty, fill.price, fill.fee)
 
-    def _execute(self, conn: Connection, request: OrderRequest, *, fresh: bool) -> tuple[OrderUpdate, bool]:
+    def _execute(
+        self, conn: Connection, request: OrderRequest, *, fresh: bool, fee_rate: Decimal
+    ) -> tuple[OrderUpdate, bool]:
         if request.ref_price is None:
             raise BrokerRejected(
                 'paper broker needs a price: add "price": {{close}} to the alert message', code="no_price"
@@ -130,7 +137,7 @@ class PaperBroker:
             order_id=f"paper-{request.client_order_id}",
             qty=request.qty,
             price=request.ref_price,
-            fee=request.qty * request.ref_price * self._runtime().paper_fee_rate,
+            fee=request.qty * request.ref_price * fee_rate,
             filled_at=request.fill_time or utc_now(),
         )
         return update, True

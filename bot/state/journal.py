@@ -19,6 +19,7 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
@@ -52,15 +53,25 @@ class GroupCommitter:
     def run(self, unit: Callable[[Connection], T], timeout: float = 30.0) -> T:
         """Run ``unit`` in the next group transaction and return its result once committed.
 
+        If the unit has not started within ``timeout`` seconds it is withdrawn (it will never run) and
+        :class:`TemporaryError` is raised, so the caller can answer "retry" knowing nothing was recorded.
+        A unit that has started is waited for: its commit is under way and its outcome is final.
+
         Raises:
-            TemporaryError: the database could not commit (locked, disk full, closed).
+            TemporaryError: the database could not commit (locked, disk full, closed) or the unit was
+                withdrawn after waiting ``timeout`` seconds for its turn.
             Exception: whatever ``unit`` raised (its savepoint is rolled back; others still commit).
         """
         if self._closed:
             raise TemporaryError("state DB is closed")
         future: Future[T] = Future()
         self._queue.put((unit, future))
-        return future.result(timeout=timeout)
+        try:
+            return future.result(timeout=timeout)
+        except FutureTimeout:
+            if future.cancel():
+                raise TemporaryError(f"state DB busy: not recorded within {timeout:g} s") from None
+            return future.result()
 
     def close(self) -> None:
         """Commit what is queued, then stop the writer thread."""
@@ -91,6 +102,9 @@ class GroupCommitter:
 
     def _commit(self, batch: list[tuple[Callable[[Connection], Any], Future[Any]]]) -> None:
         """Run the batch in one transaction; if a unit fails, run each unit alone so only it fails."""
+        batch = [item for item in batch if item[1].set_running_or_notify_cancel()]  # drop withdrawn units
+        if not batch:
+            return
         try:
             with self._engine.begin() as conn:
                 values = [unit(conn) for unit, _future in batch]

@@ -72,6 +72,7 @@ class StateStore:
         self.reader = make_engine(url, reader=True) if url.startswith("sqlite") else self.engine
         Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.reader, expire_on_commit=False)
         self.instance = self._instance_id()
         self.journal = GroupCommitter(self.engine)
 
@@ -84,6 +85,22 @@ class StateStore:
         """
         try:
             with self._sessions() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            raise TemporaryError(f"state DB unavailable: {exc.orig}") from None
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A read-only session that never takes the write lock (SQLite WAL readers do not block writers).
+
+        Use it for every read that is not followed by a write in the same transaction: a long read in a
+        write transaction (``BEGIN IMMEDIATE``) would hold up every alert's commit. Nothing is committed.
+
+        Raises:
+            TemporaryError: when the database is unreachable.
+        """
+        try:
+            with self._read_sessions() as session:
                 yield session
         except OperationalError as exc:
             raise TemporaryError(f"state DB unavailable: {exc.orig}") from None
@@ -120,7 +137,7 @@ class StateStore:
 
     def outbox_batch(self, limit: int = 2000) -> list[OutboxRecord]:
         """The oldest ``limit`` pending writes, in order."""
-        with self.session() as s:
+        with self.read_session() as s:
             return list(s.scalars(select(OutboxRecord).order_by(OutboxRecord.id).limit(limit)))
 
     def outbox_done(self, last_id: int) -> None:
@@ -142,7 +159,7 @@ class StateStore:
 
     def outbox_depth(self) -> int:
         """Number of pending workbook writes."""
-        with self.session() as s:
+        with self.read_session() as s:
             return int(s.scalar(select(func.count()).select_from(OutboxRecord)) or 0)
 
     # -- last good config ------------------------------------------------------------------
@@ -159,7 +176,7 @@ class StateStore:
 
     def load_tables(self, name: str) -> dict[str, Table] | None:
         """Tables saved by :meth:`save_tables`, or None."""
-        with self.session() as s:
+        with self.read_session() as s:
             row = s.get(Meta, name)
             if row is None:
                 return None
@@ -179,12 +196,12 @@ class StateStore:
 
     def slots(self) -> list[SlotRecord]:
         """Every slot, ordered by symbol and timeframe."""
-        with self.session() as s:
+        with self.read_session() as s:
             return list(s.scalars(select(SlotRecord).order_by(SlotRecord.symbol, SlotRecord.timeframe)))
 
     def fills(self, since: datetime | None = None) -> list[Fill]:
         """All fills as :class:`~bot.domain.Fill` (oldest first), with their order's stop and purpose."""
-        with self.session() as s:
+        with self.read_session() as s:
             query = (
                 select(FillRecord, OrderRecord)
                 .join(OrderRecord, FillRecord.order_id == OrderRecord.id)

@@ -115,7 +115,7 @@ class _ServicesCollector(Collector):
         from bot.state.models import OrderRecord
 
         gauge = GaugeMetricFamily("bot_orders_by_state", "Orders in the state DB by current state.", labels=["state"])
-        with self._services.store.session() as session:
+        with self._services.store.read_session() as session:
             rows = session.execute(select(OrderRecord.state, func.count()).group_by(OrderRecord.state)).all()
         for state, count in sorted(rows):
             gauge.add_metric([str(state)], float(count))

@@ -1,0 +1,203 @@
+"""Lock ordering between the state DB, the group committer and the config cache.
+
+Found by ``bench/load.py`` with 10,000 alerts: a config reload (holding the cache's lock) waited for
+the state DB's write lock to save the last good config, while the group-commit thread, holding that
+write lock inside a paper unit, waited for the cache's lock. Every alert then hung for 30 s. These
+tests pin each rule that prevents it: units never wait for the config, ``ConfigCache.get`` never
+waits for another thread's reload, reads never take the write lock, and a unit that waited too long
+for its turn is withdrawn (the caller answers "retry" with nothing recorded) instead of leaking out
+as an error while it may still commit.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, insert, select
+from support.helpers import SECRET, make_settings, set_config
+
+from bot.config_table import ConfigCache
+from bot.errors import TemporaryError
+from bot.services import build_services
+from bot.sheets.base import Table
+from bot.sheets.local import LocalWorkbook
+from bot.sheets.schema import all_specs
+from bot.state.models import OrderRecord, OutboxRecord
+from bot.state.store import StateStore
+
+OUTBOX = OutboxRecord.__table__
+
+
+def _outbox_row() -> dict[str, Any]:
+    return StateStore.outbox_row("append", "Signals", {"symbol": "X"})
+
+
+def test_reads_do_not_wait_for_a_writer_and_see_only_committed_rows(tmp_path: Path) -> None:
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    with store.engine.begin() as conn:
+        conn.execute(insert(OUTBOX), [_outbox_row()])
+    writer = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another writer holds the lock (busy_timeout is 30 s)
+    writer.execute("DELETE FROM outbox")
+    results: dict[str, Any] = {}
+
+    def read() -> None:
+        results["depth"] = store.outbox_depth()
+        results["batch"] = len(store.outbox_batch())
+        results["fills"] = store.fills()
+        results["slots"] = store.slots()
+        results["tables"] = store.load_tables("nothing saved")
+
+    reader = threading.Thread(target=read)
+    started = time.monotonic()
+    reader.start()
+    reader.join(timeout=10)
+    assert not reader.is_alive(), "a read waited for the write lock"
+    assert time.monotonic() - started < 10
+    writer.execute("ROLLBACK")
+    writer.close()
+    assert results == {"depth": 1, "batch": 1, "fills": [], "slots": [], "tables": None}
+    store.close()
+
+
+def test_a_unit_that_waited_too_long_is_withdrawn_and_never_runs(tmp_path: Path) -> None:
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    release = threading.Event()
+    ran: list[str] = []
+
+    def slow(conn: Any) -> str:
+        release.wait(10)
+        conn.execute(insert(OUTBOX), [_outbox_row()])
+        ran.append("slow")
+        return "slow"
+
+    def late(conn: Any) -> str:
+        conn.execute(insert(OUTBOX), [_outbox_row()])
+        ran.append("late")
+        return "late"
+
+    first: dict[str, str] = {}
+    holder = threading.Thread(target=lambda: first.setdefault("value", store.journal.run(slow)))
+    holder.start()
+    time.sleep(0.1)  # the committer is now inside ``slow``
+    with pytest.raises(TemporaryError, match="not recorded"):
+        store.journal.run(late, timeout=0.2)
+    release.set()
+    holder.join(timeout=10)
+    assert first == {"value": "slow"}
+    assert store.journal.run(lambda conn: "next") == "next"  # the committer carries on
+    assert ran == ["slow"]
+    assert store.outbox_depth() == 1
+    store.close()
+
+
+def test_a_unit_already_running_is_waited_for_past_the_timeout(tmp_path: Path) -> None:
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+
+    def unit(conn: Any) -> int:
+        time.sleep(0.4)
+        conn.execute(insert(OUTBOX), [_outbox_row()])
+        return 7
+
+    assert store.journal.run(unit, timeout=0.1) == 7  # started in time: its outcome is final, not an error
+    assert store.outbox_depth() == 1
+    store.close()
+
+
+class _GatedWorkbook:
+    """A local workbook whose Config reads block while ``gate`` is closed (a slow or locked source)."""
+
+    def __init__(self, inner: LocalWorkbook) -> None:
+        self.inner = inner
+        self.gate = threading.Event()
+        self.gate.set()
+        self.reading = threading.Event()
+        self.kind = inner.kind
+
+    def read_tables(self, tabs: list[str]) -> dict[str, Table]:
+        self.reading.set()
+        self.gate.wait(10)
+        return self.inner.read_tables(tabs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_get_returns_the_current_snapshot_while_another_thread_reloads(tmp_path: Path) -> None:
+    inner = LocalWorkbook(tmp_path / "workbook.db")
+    inner.ensure_tabs(all_specs())
+    workbook = _GatedWorkbook(inner)
+    cache = ConfigCache(workbook)  # type: ignore[arg-type]
+    first = cache.get()
+    workbook.gate.clear()
+    cache.invalidate()
+    reloader = threading.Thread(target=cache.get)
+    reloader.start()
+    assert workbook.reading.wait(5)  # the reloader holds the cache's lock, blocked on the workbook
+    answered: list[object] = []
+    other = threading.Thread(target=lambda: answered.append(cache.get()))
+    other.start()
+    other.join(timeout=5)
+    alive = other.is_alive()
+    workbook.gate.set()
+    reloader.join(timeout=10)
+    other.join(timeout=10)
+    assert not alive, "get() waited for another thread's reload"
+    assert answered == [first]
+    assert cache.get() is not first  # the reload itself completed
+
+
+def test_alerts_never_hang_while_the_config_reloads_under_load(tmp_path: Path) -> None:
+    """Eight alert threads, config re-read on every alert, statuses flowing into Config meanwhile."""
+    services = build_services(make_settings(tmp_path))
+    symbols = [f"SYM{i}" for i in range(16)]
+    set_config(
+        services,
+        [
+            {"symbol": s, "position_size": "1", "active": "TRUE", "Time Frame": "15", "size_type": "qty"}
+            for s in symbols
+        ],
+        {"config_refresh_seconds": "0"},
+    )
+    per_thread = 40
+    replies: list[int] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def alerts(index: int) -> None:
+        mine = symbols[index::8]
+        for n in range(per_thread):
+            symbol = mine[n % len(mine)]
+            action = "buy" if (n // len(mine)) % 2 == 0 else "sell"
+            alert = {"secret": SECRET, "action": action, "symbol": symbol, "timeframe": "15", "price": 10}
+            body = json.dumps({**alert, "id": f"{index}-{n}"}).encode()
+            reply = services.engine.handle(body)
+            with lock:
+                replies.append(reply.http_status)
+
+    def flush_statuses() -> None:  # the outbox writer puts statuses into Config: its content keeps changing
+        while not stop.is_set():
+            services.writer.flush()
+            time.sleep(0.005)
+
+    flusher = threading.Thread(target=flush_statuses, daemon=True)
+    flusher.start()
+    threads = [threading.Thread(target=alerts, args=(i,), daemon=True) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    hung = [t for t in threads if t.is_alive()]
+    stop.set()
+    flusher.join(timeout=10)
+    assert not hung, f"{len(hung)} alert threads still waiting after 60 s"
+    assert replies == [200] * (8 * per_thread)
+    with services.store.read_session() as s:
+        assert s.scalar(select(func.count()).select_from(OrderRecord)) == 8 * per_thread
+    services.close()
