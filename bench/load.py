@@ -5,8 +5,9 @@ when TradingView or a user fires an alert twice. Prints throughput, reply-time p
 vs expected (must be equal) and duplicates refused. Targets (issue 8): ≥ 1,200 alerts/s, p99 ≤ 25 ms,
 orders placed = unique alerts.
 
-Clients are separate processes using ``http.client`` with keep-alive, so client work does not share
-the server's interpreter lock.
+Clients are separate processes, each with one keep-alive connection, sending prepared request bytes
+and reading each reply in full (status and JSON body are checked): a lean client, like wrk, so the
+measuring side takes little of the machine's two cores.
 
 Run: ``.venv/bin/python bench/load.py [--alerts 5000] [--clients 8]``
 """
@@ -14,10 +15,10 @@ Run: ``.venv/bin/python bench/load.py [--alerts 5000] [--clients 8]``
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import multiprocessing as mp
 import random
+import socket
 import subprocess
 import sys
 import tempfile
@@ -30,19 +31,47 @@ from sqlalchemy import create_engine, text
 ROWS = 200
 
 
+def _request(port: int, body: bytes) -> bytes:
+    return (
+        b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n"
+        % (port, len(body))
+    ) + body
+
+
+def _read_reply(sock: socket.socket, buffer: bytearray) -> tuple[int, bytes]:
+    """One HTTP/1.1 reply from a keep-alive socket: (status code, body). Needs Content-Length (gunicorn sets it)."""
+    while True:
+        end = buffer.find(b"\r\n\r\n")
+        if end >= 0:
+            head = bytes(buffer[:end]).decode("latin-1").split("\r\n")
+            length = next(int(h.split(":", 1)[1]) for h in head[1:] if h.lower().startswith("content-length:"))
+            if len(buffer) >= end + 4 + length:
+                body = bytes(buffer[end + 4 : end + 4 + length])
+                del buffer[: end + 4 + length]
+                return int(head[0].split(" ", 2)[1]), body
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        buffer += chunk
+
+
 def _client(port: int, bodies: list[bytes], start: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    """Send ``bodies`` one after another on one keep-alive connection; report reply times and statuses."""
+    requests = [_request(port, body) for body in bodies]
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    buffer = bytearray()
     while time.time() < start:
         time.sleep(0.001)
     times, statuses = [], {}
-    for body in bodies:
+    for request in requests:
         began = time.perf_counter()
-        conn.request("POST", "/webhook", body=body, headers={"Content-Type": "text/plain"})
-        reply = conn.getresponse()
-        data = json.loads(reply.read())
+        sock.sendall(request)
+        code, body = _read_reply(sock, buffer)
         times.append((time.perf_counter() - began) * 1000)
-        key = data.get("status") or f"http {reply.status}"
+        key = json.loads(body).get("status") or f"http {code}"
         statuses[key] = statuses.get(key, 0) + 1
+    sock.close()
     out.put((times, statuses))
 
 

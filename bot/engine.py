@@ -57,6 +57,7 @@ from bot.risk import Exposure, entry_block_reason
 from bot.settings import RuntimeSettings
 from bot.sheet_rows import fmt_time, last_signal_text, order_row, signal_row
 from bot.sizing import SizingError, entry_size
+from bot.state.fastsql import FastInsert
 from bot.state.models import FillRecord, Meta, OrderRecord, OutboxRecord, SignalRecord, SlotRecord
 from bot.state.store import StateStore
 
@@ -71,15 +72,14 @@ META = Meta.__table__
 RECENT_HORIZON = timedelta(days=2)
 
 # Statements built once: executing them with parameter dicts skips per-call statement construction.
-INS_SIGNAL = insert(SIGNALS)
-INS_ORDER = insert(ORDERS)
-INS_FILLS = insert(FILLS)
-INS_OUTBOX = insert(OUTBOX)
-INS_SLOT = insert(SLOTS)
+INS_SIGNAL = FastInsert(SIGNALS)
+INS_ORDER = FastInsert(ORDERS)
+INS_FILLS = FastInsert(FILLS)
+INS_OUTBOX = FastInsert(OUTBOX)
+UPSERT_SLOT = FastInsert(SLOTS, upsert_on=("symbol", "timeframe"))
 SEL_SLOT = select(SLOTS.c.qty, SLOTS.c.avg_price, SLOTS.c.last_exit_at).where(
     SLOTS.c.symbol == bindparam("k_symbol"), SLOTS.c.timeframe == bindparam("k_timeframe")
 )
-UPD_SLOT = update(SLOTS).where(SLOTS.c.symbol == bindparam("k_symbol"), SLOTS.c.timeframe == bindparam("k_timeframe"))
 SEL_DUPLICATE = (
     select(SIGNALS.c.id)
     .where(
@@ -562,11 +562,11 @@ class Engine:
 
         def unit(conn: Connection) -> int:
             values["latency_ms"] = _ms(started)
-            signal_pk = conn.execute(INS_SIGNAL, values).inserted_primary_key[0]
+            signal_pk = INS_SIGNAL.one(conn, values)
             outbox = [self._signal_outbox(signal_pk, values)]
             if config_values is not None:
                 outbox.append(self._config_outbox(signal.key, config_values))
-            conn.execute(INS_OUTBOX, outbox)
+            INS_OUTBOX.many(conn, outbox)
             return int(signal_pk)
 
         signal_pk = self.store.journal.run(unit)
@@ -589,8 +589,8 @@ class Engine:
 
         def unit(conn: Connection) -> None:
             values["latency_ms"] = _ms(started)
-            signal_pk = conn.execute(INS_SIGNAL, values).inserted_primary_key[0]
-            conn.execute(INS_OUTBOX, [self._signal_outbox(signal_pk, values)])
+            signal_pk = INS_SIGNAL.one(conn, values)
+            INS_OUTBOX.many(conn, [self._signal_outbox(signal_pk, values)])
 
         try:
             self.store.journal.run(unit)
@@ -650,7 +650,7 @@ class Engine:
                 "latency_ms": submitted_ms,
                 "filled_ms": submitted_ms if result.state is OrderState.FILLED else None,
             }
-            signal_pk = conn.execute(INS_SIGNAL, signal_values).inserted_primary_key[0]
+            signal_pk = INS_SIGNAL.one(conn, signal_values)
             order = {
                 **order_values,
                 "signal_id": signal_pk,
@@ -665,12 +665,12 @@ class Engine:
                 "reason": reason,
                 "filled_at": max((f["filled_at"] for f in fills), default=None),
             }
-            order_pk = conn.execute(INS_ORDER, order).inserted_primary_key[0]
+            order_pk = INS_ORDER.one(conn, order)
             if fills:
-                conn.execute(INS_FILLS, [{**f, "order_id": order_pk} for f in fills])
+                INS_FILLS.many(conn, [{**f, "order_id": order_pk} for f in fills])
                 self._write_slot(conn, key, broker.name, slot)
-            conn.execute(
-                insert(OUTBOX),
+            INS_OUTBOX.many(
+                conn,
                 [
                     self._signal_outbox(signal_pk, signal_values),
                     self._order_outbox(order),
@@ -710,7 +710,7 @@ class Engine:
         def unit(conn: Connection) -> tuple[int, int]:
             now = utc_now()
             values = self._signal_values(signal, payload, received_at, replay)
-            signal_pk = conn.execute(INS_SIGNAL, values).inserted_primary_key[0]
+            signal_pk = INS_SIGNAL.one(conn, values)
             order = {
                 **order_values,
                 "signal_id": signal_pk,
@@ -718,9 +718,9 @@ class Engine:
                 "created_at": now,
                 "updated_at": now,
             }
-            order_pk = conn.execute(INS_ORDER, order).inserted_primary_key[0]
-            conn.execute(
-                insert(OUTBOX),
+            order_pk = INS_ORDER.one(conn, order)
+            INS_OUTBOX.many(
+                conn,
                 [
                     self._config_outbox(
                         signal.key,
@@ -1044,16 +1044,18 @@ class Engine:
 
     @staticmethod
     def _write_slot(conn: Connection, key: SlotKey, broker: str, slot: SlotState) -> None:
-        values = {
-            "qty": slot.qty,
-            "avg_price": slot.avg_price,
-            "last_exit_at": slot.last_exit_at,
-            "updated_at": utc_now(),
-            "broker": broker,
-        }
-        changed = conn.execute(UPD_SLOT, {**values, "k_symbol": key.symbol, "k_timeframe": key.timeframe}).rowcount
-        if not changed:
-            conn.execute(INS_SLOT, {**values, "symbol": key.symbol, "timeframe": key.timeframe})
+        UPSERT_SLOT.upsert(
+            conn,
+            {
+                "symbol": key.symbol,
+                "timeframe": key.timeframe,
+                "qty": slot.qty,
+                "avg_price": slot.avg_price,
+                "last_exit_at": slot.last_exit_at,
+                "updated_at": utc_now(),
+                "broker": broker,
+            },
+        )
 
     def _entry_blocked(
         self, row: ConfigRow, runtime: Any, slot: SlotState, delta: Decimal, price: Decimal, broker: Broker

@@ -201,3 +201,59 @@ def test_alerts_never_hang_while_the_config_reloads_under_load(tmp_path: Path) -
     with services.store.read_session() as s:
         assert s.scalar(select(func.count()).select_from(OrderRecord)) == 8 * per_thread
     services.close()
+
+
+def test_fast_insert_stores_exactly_what_sqlalchemy_core_stores(tmp_path: Path) -> None:
+    """The hot-path INSERT (raw cursor on SQLite) and a Core INSERT give identical rows."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from sqlalchemy.exc import IntegrityError
+
+    from bot.state.fastsql import FastInsert
+    from bot.state.models import SignalRecord, SlotRecord
+
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    signals = SignalRecord.__table__
+    row = {
+        "received_at": datetime(2026, 3, 1, 14, 30, 5, 123456, tzinfo=UTC),
+        "alert_key": "k",
+        "symbol": "BTCUSDT",
+        "price": Decimal("0.000012300"),
+        "replay": True,
+    }
+    fast = FastInsert(signals)
+    with store.engine.begin() as conn:
+        fast_pk = fast.one(conn, row)
+        core_pk = conn.execute(insert(signals), row).inserted_primary_key[0]
+    with store.engine.connect() as conn:
+        raw = {
+            pk: conn.exec_driver_sql("SELECT * FROM signals WHERE id=?", (pk,)).one()[1:] for pk in (fast_pk, core_pk)
+        }
+        typed = conn.execute(select(signals).where(signals.c.id == fast_pk)).one()
+    assert raw[fast_pk] == raw[core_pk]  # same text, same defaults ("pending", "", 1 for True)
+    assert (
+        typed.price == Decimal("0.000012300") and typed.received_at == row["received_at"] and typed.result == "pending"
+    )
+
+    slots = FastInsert(SlotRecord.__table__, upsert_on=("symbol", "timeframe"))
+    when = datetime(2026, 3, 1, tzinfo=UTC)
+    with store.engine.begin() as conn:
+        slots.upsert(conn, {"symbol": "X", "timeframe": "15", "qty": Decimal("1.5"), "updated_at": when})
+        slots.upsert(conn, {"symbol": "X", "timeframe": "15", "qty": Decimal("-2"), "updated_at": when})
+    assert [(s.symbol, s.qty) for s in store.slots()] == [("X", Decimal("-2"))]
+
+    orders = FastInsert(OrderRecord.__table__)
+    order = {
+        "client_order_id": "dup",
+        "broker": "paper",
+        "symbol": "X",
+        "timeframe": "15",
+        "side": "buy",
+        "qty": Decimal(1),
+        "created_at": when,
+        "updated_at": when,
+    }
+    with pytest.raises(IntegrityError), store.engine.begin() as conn:  # translated like Core's errors
+        orders.many(conn, [order, order])
+    store.close()
