@@ -20,8 +20,7 @@ from tenacity import RetryCallState, wait_exponential_jitter
 from bot.domain import utc_now
 from bot.errors import BotError, ConfigError
 from bot.sheets.base import RowWrite, Workbook, WriteBatch
-from bot.state.models import OutboxRecord
-from bot.state.store import StateStore
+from bot.state.store import OutboxEntry, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ log = logging.getLogger(__name__)
 MAX_REFUSALS = 3
 
 
-def coalesce(entries: list[OutboxRecord]) -> WriteBatch:
+def coalesce(entries: list[OutboxEntry]) -> WriteBatch:
     """Merge outbox entries into one :class:`WriteBatch` (pure).
 
     Row writes with the same (tab, key) merge into the first one's place, later values overriding
@@ -154,7 +153,7 @@ class OutboxWriter:
                 log.warning("after-flush task failed: %s", exc)
         return applied
 
-    def _apply_each(self, entries: list[OutboxRecord]) -> int:
+    def _apply_each(self, entries: list[OutboxEntry]) -> int:
         """Apply entries one at a time; an entry refused :data:`MAX_REFUSALS` times is set aside (logged)."""
         applied = 0
         for entry in entries:

@@ -11,11 +11,12 @@ import json
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, delete, event, func, select
+from sqlalchemy import bindparam, create_engine, delete, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -57,6 +58,27 @@ def make_engine(url: str, *, reader: bool = False) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One pending workbook write: ``kind`` (write|upsert|append), ``tab``, ``key`` (JSON list) and
+    ``payload`` (JSON object header → text), with the refusals counted so far in ``attempts``."""
+
+    id: int
+    kind: str
+    tab: str
+    key: str
+    payload: str
+    attempts: int
+
+
+_OUTBOX = OutboxRecord.__table__
+_SEL_OUTBOX = (
+    select(_OUTBOX.c.id, _OUTBOX.c.kind, _OUTBOX.c.tab, _OUTBOX.c.key, _OUTBOX.c.payload, _OUTBOX.c.attempts)
+    .order_by(_OUTBOX.c.id)
+    .limit(bindparam("limit"))
+)
 
 
 class StateStore:
@@ -135,10 +157,11 @@ class StateStore:
         """Add a workbook write to the outbox inside the caller's ORM transaction (see :meth:`outbox_row`)."""
         session.add(OutboxRecord(**cls.outbox_row(kind, tab, payload, key)))
 
-    def outbox_batch(self, limit: int = 2000) -> list[OutboxRecord]:
-        """The oldest ``limit`` pending writes, in order."""
-        with self.read_session() as s:
-            return list(s.scalars(select(OutboxRecord).order_by(OutboxRecord.id).limit(limit)))
+    def outbox_batch(self, limit: int = 2000) -> list[OutboxEntry]:
+        """The oldest ``limit`` pending writes, in order (plain rows: no ORM bookkeeping on this busy path)."""
+        with self.reader.connect() as conn:
+            rows = conn.execute(_SEL_OUTBOX, {"limit": limit}).all()
+        return [OutboxEntry(*row) for row in rows]
 
     def outbox_done(self, last_id: int) -> None:
         """Delete every outbox entry up to and including ``last_id`` (they have been applied)."""
