@@ -257,3 +257,26 @@ def test_fast_insert_stores_exactly_what_sqlalchemy_core_stores(tmp_path: Path) 
     with pytest.raises(IntegrityError), store.engine.begin() as conn:  # translated like Core's errors
         orders.many(conn, [order, order])
     store.close()
+
+
+def test_local_workbook_reads_never_wait_for_its_writer(tmp_path: Path) -> None:
+    """The config check on every alert reads the workbook while a job may be rewriting a large tab."""
+    workbook = LocalWorkbook(tmp_path / "workbook.db")
+    workbook.ensure_tabs(all_specs())
+    writer = sqlite3.connect(tmp_path / "workbook.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process writing
+    writer.execute("DELETE FROM rows")
+    results: list[object] = []
+    with workbook._lock:  # this process's writer busy (e.g. replace_rows of a 50,000-row Trades tab)
+        reader = threading.Thread(
+            target=lambda: results.extend([workbook.version(), workbook.read_tables(["Config"])["Config"].rows])
+        )
+        reader.start()
+        reader.join(timeout=5)
+        blocked = reader.is_alive()
+    writer.execute("ROLLBACK")
+    writer.close()
+    reader.join(timeout=10)
+    assert not blocked, "a workbook read waited for the writer"
+    assert results[1] == []
+    workbook.close()

@@ -40,7 +40,10 @@ class LocalWorkbook:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # guards the write connection
+        self._readers = threading.local()  # one read connection per thread: reads never wait for a write
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
         try:
             self._conn = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -61,21 +64,35 @@ class LocalWorkbook:
     # -- reading ---------------------------------------------------------------------------
 
     def read_tables(self, tabs: Sequence[str]) -> dict[str, Table]:
-        """Read ``tabs`` in one consistent snapshot; a missing tab reads as empty with schema headers."""
-        with self._lock, self._txn(write=False) as cur:
+        """Read ``tabs`` in one consistent snapshot; a missing tab reads as empty with schema headers.
+
+        Reads use this thread's own connection (WAL): a long write, such as the performance job
+        rewriting a large Trades tab, never holds up an alert's config check.
+        """
+        with LocalWorkbook._Txn(self._reader(), write=False) as cur:
             return {tab: self._read(cur, tab) for tab in tabs}
 
     def headers(self, tab: str) -> list[str]:
         """Headers of ``tab`` as stored (empty list when the tab does not exist)."""
-        with self._lock:
-            row = self._conn.execute("SELECT headers FROM tabs WHERE name=?", (tab,)).fetchone()
+        row = self._reader().execute("SELECT headers FROM tabs WHERE name=?", (tab,)).fetchone()
         return json.loads(row[0]) if row else []
 
     def version(self) -> str | None:
         """Changes whenever user-owned cells of Config or Settings change (import, dashboard edit)."""
-        with self._lock:
-            row = self._conn.execute("SELECT v FROM meta WHERE k='config_version'").fetchone()
+        row = self._reader().execute("SELECT v FROM meta WHERE k='config_version'").fetchone()
         return row[0] if row else "0"
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._readers, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None, check_same_thread=False)
+            except sqlite3.DatabaseError as exc:
+                raise TemporaryError(f"local workbook {self.path} cannot be read: {exc}") from None
+            self._readers.conn = conn
+            with self._readers_lock:
+                self._reader_conns.append(conn)
+        return conn
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -152,6 +169,10 @@ class LocalWorkbook:
         """Close the connection."""
         with self._lock:
             self._conn.close()
+        with self._readers_lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
 
     # -- internals -------------------------------------------------------------------------
 
