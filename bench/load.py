@@ -1,7 +1,7 @@
 """Load: the real server (gunicorn, as in production) on loopback, 8 concurrent clients, 5,000 alerts.
 
-30 % of the alerts are exact copies of an earlier alert (same ``id``) sent from another client, as
-when TradingView or a user fires an alert twice. Prints throughput, reply-time p50/p99, orders placed
+30 % of the alerts are exact copies of an earlier alert (same ``id``), sent again later on the same
+connection, as when TradingView or a user fires an alert twice. Prints throughput, reply-time p50/p99, orders placed
 vs expected (must be equal) and duplicates refused. Targets (issue 8): ≥ 1,200 alerts/s, p99 ≤ 25 ms,
 orders placed = unique alerts.
 
@@ -16,63 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import random
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from _client import run_clients
 from _server import SECRET, percentile, start_server
 from sqlalchemy import create_engine, text
 
 ROWS = 200
-
-
-def _request(port: int, body: bytes) -> bytes:
-    return (
-        b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n"
-        % (port, len(body))
-    ) + body
-
-
-def _read_reply(sock: socket.socket, buffer: bytearray) -> tuple[int, bytes]:
-    """One HTTP/1.1 reply from a keep-alive socket: (status code, body). Needs Content-Length (gunicorn sets it)."""
-    while True:
-        end = buffer.find(b"\r\n\r\n")
-        if end >= 0:
-            head = bytes(buffer[:end]).decode("latin-1").split("\r\n")
-            length = next(int(h.split(":", 1)[1]) for h in head[1:] if h.lower().startswith("content-length:"))
-            if len(buffer) >= end + 4 + length:
-                body = bytes(buffer[end + 4 : end + 4 + length])
-                del buffer[: end + 4 + length]
-                return int(head[0].split(" ", 2)[1]), body
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("server closed the connection")
-        buffer += chunk
-
-
-def _client(port: int, bodies: list[bytes], start: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
-    """Send ``bodies`` one after another on one keep-alive connection; report reply times and statuses."""
-    requests = [_request(port, body) for body in bodies]
-    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    buffer = bytearray()
-    while time.time() < start:
-        time.sleep(0.001)
-    times, statuses = [], {}
-    for request in requests:
-        began = time.perf_counter()
-        sock.sendall(request)
-        code, body = _read_reply(sock, buffer)
-        times.append((time.perf_counter() - began) * 1000)
-        key = json.loads(body).get("status") or f"http {code}"
-        statuses[key] = statuses.get(key, 0) + 1
-    sock.close()
-    out.put((times, statuses))
 
 
 def main() -> None:
@@ -126,15 +80,7 @@ def main() -> None:
         process, url = start_server(data, threads=args.threads, env={"WEBHOOK_RATE_LIMIT": "100000/second"})
         port = int(url.rsplit(":", 1)[1])
         try:
-            out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
-            start = time.time() + 1.0
-            workers = [mp.Process(target=_client, args=(port, bodies, start, out)) for bodies in per_client]
-            for w in workers:
-                w.start()
-            results = [out.get(timeout=600) for _ in workers]
-            elapsed = time.time() - start
-            for w in workers:
-                w.join()
+            results, elapsed = run_clients(port, per_client)
             engine = create_engine(f"sqlite:///{data / 'state.db'}")
             with engine.connect() as conn:
                 orders = conn.execute(text("SELECT count(*) FROM orders")).scalar()
