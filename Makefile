@@ -38,6 +38,8 @@ lint: dev-venv
 bench: dev-venv
 	$(PY) bench/webhook_latency.py
 	$(PY) bench/load.py
+	$(PY) bench/framework_floor.py
+	$(PY) bench/engine_cpu.py
 	$(PY) bench/sheets_quota.py
 	$(PY) bench/analytics.py
 	$(PY) bench/dashboard.py
