@@ -269,7 +269,7 @@ class Engine:
         self._order_counter = itertools.count(1)
         self._loss_block_day: date | None = None
         self._resumed_day: date | None = None
-        with store.engine.begin() as conn:
+        with store.write() as conn:
             paused = conn.execute(select(META.c.value).where(META.c.key == "paused")).scalar()
             if paused is None:
                 conn.execute(insert(META).values(key="paused", value=""))
@@ -1123,7 +1123,7 @@ class Engine:
         self.paused = paused
         if not paused:
             self._resumed_day = utc_now().astimezone(self._zone).date()
-        with self.store.engine.begin() as conn:
+        with self.store.write() as conn:
             conn.execute(update(META).where(META.c.key == "paused").values(value="1" if paused else ""))
 
     def _after_order(

@@ -34,15 +34,45 @@ T = TypeVar("T")
 MAX_BATCH = 64
 
 
+class FairLock:
+    """A first-come, first-served mutex: each waiter gets a ticket and is admitted in ticket order.
+
+    ``threading.Lock`` lets the thread that just released it take it again at once, so a busy group
+    committer could starve every other writer of the state DB (seen: ORM writes waiting up to a second
+    under a burst). Waiting on this lock is cheap and wakes the next ticket the moment the holder leaves.
+    Not re-entrant.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._next = 0
+        self._serving = 0
+
+    def __enter__(self) -> None:
+        with self._cond:
+            ticket = self._next
+            self._next += 1
+            while ticket != self._serving:
+                self._cond.wait()
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._cond:
+            self._serving += 1
+            self._cond.notify_all()
+
+
 class GroupCommitter:
     """Serialises state-DB writes on one thread and commits them in batches.
 
     Args:
         engine: the state DB engine (SQLite uses BEGIN IMMEDIATE and fsync on commit).
+        write_lock: the process's lock for state-DB writes, shared with every other writer (see
+            :class:`FairLock`), so writers take turns instead of polling in SQLite's busy handler.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, write_lock: FairLock | None = None) -> None:
         self._engine = engine
+        self._write_lock = write_lock or FairLock()
         self._queue: queue.SimpleQueue[tuple[Callable[[Connection], Any], Future[Any]] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="group-commit", daemon=True)
         self._closed = False
@@ -106,7 +136,7 @@ class GroupCommitter:
         if not batch:
             return
         try:
-            with self._engine.begin() as conn:
+            with self._write_lock, self._engine.begin() as conn:
                 values = [unit(conn) for unit, _future in batch]
         except OperationalError as exc:
             self._fail(batch, TemporaryError(f"state DB commit failed: {exc.orig}"))
@@ -126,7 +156,7 @@ class GroupCommitter:
     def _run_alone(self, item: tuple[Callable[[Connection], Any], Future[Any]]) -> None:
         unit, future = item
         try:
-            with self._engine.begin() as conn:
+            with self._write_lock, self._engine.begin() as conn:
                 value = unit(conn)
         except OperationalError as exc:
             future.set_exception(TemporaryError(f"state DB commit failed: {exc.orig}"))

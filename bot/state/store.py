@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, create_engine, delete, event, func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain import Fill, Side, SlotKey, utc_now
 from bot.errors import TemporaryError
 from bot.sheets.base import Table
-from bot.state.journal import GroupCommitter
+from bot.state.journal import FairLock, GroupCommitter
 from bot.state.models import Base, FillRecord, Meta, OrderRecord, OutboxRecord, SlotRecord
 
 
@@ -95,8 +95,10 @@ class StateStore:
         Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.reader, expire_on_commit=False)
+        #: every write transaction of this process takes its turn here (group commits and sessions alike)
+        self.write_lock = FairLock()
         self.instance = self._instance_id()
-        self.journal = GroupCommitter(self.engine)
+        self.journal = GroupCommitter(self.engine, write_lock=self.write_lock)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -106,8 +108,17 @@ class StateStore:
             TemporaryError: when the database is locked or unreachable.
         """
         try:
-            with self._sessions() as session, session.begin():
+            with self.write_lock, self._sessions() as session, session.begin():
                 yield session
+        except OperationalError as exc:
+            raise TemporaryError(f"state DB unavailable: {exc.orig}") from None
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A Core write transaction in this process's turn (see :meth:`session`). Raises as :meth:`session`."""
+        try:
+            with self.write_lock, self.engine.begin() as conn:
+                yield conn
         except OperationalError as exc:
             raise TemporaryError(f"state DB unavailable: {exc.orig}") from None
 
@@ -164,14 +175,16 @@ class StateStore:
         return [OutboxEntry(*row) for row in rows]
 
     def outbox_done(self, last_id: int) -> None:
-        """Delete every outbox entry up to and including ``last_id`` (they have been applied)."""
-        with self.session() as s:
-            s.execute(delete(OutboxRecord).where(OutboxRecord.id <= last_id))
+        """Delete every outbox entry up to and including ``last_id`` (they have been applied).
+
+        Runs as a group-commit unit: it shares the alerts' next transaction (and fsync) instead of
+        adding one of its own. Raises :class:`TemporaryError` when the state DB cannot commit.
+        """
+        self.journal.run(lambda conn: conn.execute(delete(_OUTBOX).where(_OUTBOX.c.id <= last_id)))
 
     def outbox_delete(self, ids: list[int]) -> None:
-        """Delete the given outbox entries."""
-        with self.session() as s:
-            s.execute(delete(OutboxRecord).where(OutboxRecord.id.in_(ids)))
+        """Delete the given outbox entries (a group-commit unit, as :meth:`outbox_done`)."""
+        self.journal.run(lambda conn: conn.execute(delete(_OUTBOX).where(_OUTBOX.c.id.in_(ids))))
 
     def outbox_failed(self, first_id: int) -> None:
         """Count a failed attempt on the entry that could not be applied."""
