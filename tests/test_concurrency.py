@@ -24,7 +24,7 @@ from support.helpers import SECRET, make_settings, set_config
 
 from bot.config_table import ConfigCache
 from bot.errors import TemporaryError
-from bot.services import build_services
+from bot.services import Services, build_services
 from bot.sheets.base import Table
 from bot.sheets.local import LocalWorkbook
 from bot.sheets.schema import all_specs
@@ -36,6 +36,15 @@ OUTBOX = OutboxRecord.__table__
 
 def _outbox_row() -> dict[str, Any]:
     return StateStore.outbox_row("append", "Signals", {"symbol": "X"})
+
+
+def _services_trading(tmp_path: Path, symbols: list[str], settings_rows: dict[str, str] | None = None) -> Services:
+    """Real services with one active 15-minute row of qty 1 per symbol."""
+    services = build_services(make_settings(tmp_path))
+    row = {"position_size": "1", "active": "TRUE", "Time Frame": "15", "size_type": "qty"}
+    rows = [{"symbol": s, **row} for s in symbols]
+    set_config(services, rows, settings_rows)
+    return services
 
 
 def test_reads_do_not_wait_for_a_writer_and_see_only_committed_rows(tmp_path: Path) -> None:
@@ -155,16 +164,8 @@ def test_get_returns_the_current_snapshot_while_another_thread_reloads(tmp_path:
 
 def test_alerts_never_hang_while_the_config_reloads_under_load(tmp_path: Path) -> None:
     """Eight alert threads, config re-read on every alert, statuses flowing into Config meanwhile."""
-    services = build_services(make_settings(tmp_path))
     symbols = [f"SYM{i}" for i in range(16)]
-    set_config(
-        services,
-        [
-            {"symbol": s, "position_size": "1", "active": "TRUE", "Time Frame": "15", "size_type": "qty"}
-            for s in symbols
-        ],
-        {"config_refresh_seconds": "0"},
-    )
+    services = _services_trading(tmp_path, symbols, {"config_refresh_seconds": "0"})
     per_thread = 40
     replies: list[int] = []
     lock = threading.Lock()
@@ -290,15 +291,8 @@ def test_other_writers_get_their_turn_while_alerts_keep_the_committer_busy(tmp_p
     """
     from bot.state.models import Meta
 
-    services = build_services(make_settings(tmp_path))
     symbols = [f"SYM{i}" for i in range(32)]
-    set_config(
-        services,
-        [
-            {"symbol": s, "position_size": "1", "active": "TRUE", "Time Frame": "15", "size_type": "qty"}
-            for s in symbols
-        ],
-    )
+    services = _services_trading(tmp_path, symbols)
     stop = threading.Event()
     waits: list[float] = []
 
