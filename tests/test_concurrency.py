@@ -324,3 +324,13 @@ def test_other_writers_get_their_turn_while_alerts_keep_the_committer_busy(tmp_p
     waits.sort()
     assert len(waits) >= 50, f"only {len(waits)} ORM writes got through"
     assert waits[len(waits) // 2] < 0.05, f"median wait {waits[len(waits) // 2] * 1000:.0f} ms"
+
+
+def test_a_nested_write_transaction_fails_fast_instead_of_waiting_for_itself(tmp_path: Path) -> None:
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    with pytest.raises(RuntimeError, match="cannot nest"), store.session(), store.write():
+        pass
+    with store.write() as conn:  # the lock was handed on: the next writer gets its turn
+        conn.execute(insert(OUTBOX), [_outbox_row()])
+    assert store.outbox_depth() == 1
+    store.close()

@@ -47,16 +47,28 @@ class FairLock:
         self._cond = threading.Condition(threading.Lock())
         self._next = 0
         self._serving = 0
+        self._owner: int | None = None
 
     def __enter__(self) -> None:
+        """Wait for this thread's turn.
+
+        Raises:
+            RuntimeError: the calling thread already holds the lock (a write transaction opened inside
+                another one would otherwise wait for itself forever).
+        """
+        me = threading.get_ident()
         with self._cond:
+            if self._owner == me:
+                raise RuntimeError("state DB write transactions cannot nest (this thread already holds one)")
             ticket = self._next
             self._next += 1
             while ticket != self._serving:
                 self._cond.wait()
+            self._owner = me
 
     def __exit__(self, *_exc: object) -> None:
         with self._cond:
+            self._owner = None
             self._serving += 1
             self._cond.notify_all()
 
