@@ -22,7 +22,7 @@ from pathlib import Path
 
 import requests
 from _client import run_clients
-from _server import SECRET, free_port, percentile
+from _server import SECRET, free_port, percentile, server_cpu_seconds
 
 APP = '''
 from flask import Blueprint, Flask, jsonify, request
@@ -68,15 +68,18 @@ def measure(folder: Path, *, limiter: bool, workers: int, per_client: list[list[
                 if time.monotonic() > deadline:
                     raise RuntimeError("gunicorn did not start") from None
                 time.sleep(0.1)
+        cpu = server_cpu_seconds(process.pid)
         results, elapsed = run_clients(port, per_client)
+        cpu = (server_cpu_seconds(process.pid) or 0.0) - cpu if cpu is not None else None
     finally:
         process.terminate()
         process.wait(timeout=30)
     times = [t for r in results for t in r[0]]
     ok = sum(r[1].get("success", 0) for r in results)
+    per_request = f", server CPU {cpu / len(times) * 1000:.2f} ms per request" if cpu is not None else ""
     return (
         f"{len(times) / elapsed:6.0f} requests/s, p50 {percentile(times, 50):5.2f} ms, "
-        f"p99 {percentile(times, 99):5.2f} ms ({ok} of {len(times)} answered success)"
+        f"p99 {percentile(times, 99):5.2f} ms{per_request} ({ok} of {len(times)} answered success)"
     )
 
 

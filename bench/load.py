@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 from _client import run_clients
-from _server import SECRET, percentile, start_server
+from _server import SECRET, percentile, server_cpu_seconds, start_server
 from sqlalchemy import create_engine, text
 
 ROWS = 200
@@ -80,7 +80,9 @@ def main() -> None:
         process, url = start_server(data, threads=args.threads, env={"WEBHOOK_RATE_LIMIT": "100000/second"})
         port = int(url.rsplit(":", 1)[1])
         try:
+            cpu_before = server_cpu_seconds(process.pid)
             results, elapsed = run_clients(port, per_client)
+            cpu_after = server_cpu_seconds(process.pid)
             engine = create_engine(f"sqlite:///{data / 'state.db'}")
             with engine.connect() as conn:
                 orders = conn.execute(text("SELECT count(*) FROM orders")).scalar()
@@ -102,6 +104,10 @@ def main() -> None:
         f"reply time: p50 {percentile(times, 50):.2f} ms, p99 {percentile(times, 99):.2f} ms, max {max(times):.1f} ms"
     )
     print(f"replies: {dict(sorted(statuses.items()))}")
+    if cpu_before is not None and cpu_after is not None:
+        used = cpu_after - cpu_before
+        per_alert = used / len(times) * 1000
+        print(f"server CPU: {used:.2f} s = {per_alert:.2f} ms per alert, {used / elapsed:.2f} cores busy")
     print(
         f"orders placed: {orders} (expected {unique}); duplicates refused: {statuses.get('duplicate', 0)} "
         f"(sent {copies}); signals with more than one order: {doubled}"
