@@ -334,3 +334,19 @@ def test_a_nested_write_transaction_fails_fast_instead_of_waiting_for_itself(tmp
         conn.execute(insert(OUTBOX), [_outbox_row()])
     assert store.outbox_depth() == 1
     store.close()
+
+
+def test_local_workbook_reads_from_many_threads_reuse_connections(tmp_path: Path) -> None:
+    """The dashboard reads from a new thread on every page run: that must not open a file each time."""
+    import os
+
+    workbook = LocalWorkbook(tmp_path / "workbook.db")
+    workbook.ensure_tabs(all_specs())
+    workbook.version()
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(50):
+        reader = threading.Thread(target=lambda: (workbook.version(), workbook.read_tables(["Config"])))
+        reader.start()
+        reader.join(timeout=10)
+    assert len(os.listdir("/proc/self/fd")) - before <= 2
+    workbook.close()

@@ -13,9 +13,11 @@ row per sheet row: ``pos`` orders rows, ``rkey`` is the JSON of :func:`~bot.shee
 from __future__ import annotations
 
 import json
+import queue
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from bot.errors import ConfigError, TemporaryError
@@ -41,7 +43,8 @@ class LocalWorkbook:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()  # guards the write connection
-        self._readers = threading.local()  # one read connection per thread: reads never wait for a write
+        # read connections, reused: reads never wait for a write (WAL); as many as reads run at once
+        self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._reader_conns: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         try:
@@ -66,33 +69,40 @@ class LocalWorkbook:
     def read_tables(self, tabs: Sequence[str]) -> dict[str, Table]:
         """Read ``tabs`` in one consistent snapshot; a missing tab reads as empty with schema headers.
 
-        Reads use this thread's own connection (WAL): a long write, such as the performance job
+        Reads use a read connection of their own (WAL): a long write, such as the performance job
         rewriting a large Trades tab, never holds up an alert's config check.
         """
-        with LocalWorkbook._Txn(self._reader(), write=False) as cur:
+        with self._reader() as conn, LocalWorkbook._Txn(conn, write=False) as cur:
             return {tab: self._read(cur, tab) for tab in tabs}
 
     def headers(self, tab: str) -> list[str]:
         """Headers of ``tab`` as stored (empty list when the tab does not exist)."""
-        row = self._reader().execute("SELECT headers FROM tabs WHERE name=?", (tab,)).fetchone()
+        with self._reader() as conn:
+            row = conn.execute("SELECT headers FROM tabs WHERE name=?", (tab,)).fetchone()
         return json.loads(row[0]) if row else []
 
     def version(self) -> str | None:
         """Changes whenever user-owned cells of Config or Settings change (import, dashboard edit)."""
-        row = self._reader().execute("SELECT v FROM meta WHERE k='config_version'").fetchone()
+        with self._reader() as conn:
+            row = conn.execute("SELECT v FROM meta WHERE k='config_version'").fetchone()
         return row[0] if row else "0"
 
-    def _reader(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._readers, "conn", None)
-        if conn is None:
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """A read connection from the pool (a new one when all are in use), returned after use."""
+        try:
+            conn = self._readers.get_nowait()
+        except queue.Empty:
             try:
                 conn = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None, check_same_thread=False)
             except sqlite3.DatabaseError as exc:
                 raise TemporaryError(f"local workbook {self.path} cannot be read: {exc}") from None
-            self._readers.conn = conn
             with self._readers_lock:
                 self._reader_conns.append(conn)
-        return conn
+        try:
+            yield conn
+        finally:
+            self._readers.put(conn)
 
     # -- writing ---------------------------------------------------------------------------
 
