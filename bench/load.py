@@ -35,6 +35,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--duplicates", type=float, default=0.30)
     parser.add_argument("--threads", type=int, default=8, help="server threads (gunicorn gthread)")
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        help="server LOG_LEVEL; INFO (the default in production) adds a JSON line per alert",
+    )
     args = parser.parse_args()
     rng = random.Random(7)
     unique = round(args.alerts * (1 - args.duplicates))
@@ -77,7 +82,9 @@ def main() -> None:
             capture_output=True,
             env={"BOT_DATA_DIR": str(data), "PATH": ""},
         )
-        process, url = start_server(data, threads=args.threads, env={"WEBHOOK_RATE_LIMIT": "100000/second"})
+        process, url = start_server(
+            data, threads=args.threads, env={"WEBHOOK_RATE_LIMIT": "100000/second", "LOG_LEVEL": args.log_level}
+        )
         port = int(url.rsplit(":", 1)[1])
         try:
             cpu_before = server_cpu_seconds(process.pid)

@@ -350,3 +350,57 @@ def test_local_workbook_reads_from_many_threads_reuse_connections(tmp_path: Path
         reader.join(timeout=10)
     assert len(os.listdir("/proc/self/fd")) - before <= 2
     workbook.close()
+
+
+def test_a_unit_waiting_behind_another_writer_is_still_withdrawn_on_time(tmp_path: Path) -> None:
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    ran: list[str] = []
+    release = threading.Event()
+
+    def hold_a_session() -> None:
+        with store.session():
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_a_session, daemon=True)
+    holder.start()
+    time.sleep(0.1)  # the session now holds the process's write lock
+    started = time.monotonic()
+    with pytest.raises(TemporaryError, match="not recorded"):
+        store.journal.run(lambda conn: ran.append("unit"), timeout=0.3)
+    waited = time.monotonic() - started
+    release.set()
+    holder.join(timeout=10)
+    assert store.journal.run(lambda conn: "next") == "next"
+    assert ran == [] and waited < 5
+    store.close()
+
+
+def test_a_writer_interrupted_while_waiting_gives_up_its_turn() -> None:
+    import _thread
+
+    from bot.state.journal import FairLock
+
+    lock = FairLock()
+    holder = threading.Thread(target=lambda: [lock.__enter__(), time.sleep(0.6), lock.__exit__()], daemon=True)
+    holder.start()
+    time.sleep(0.1)
+    threading.Timer(0.2, _thread.interrupt_main).start()
+    # queued behind the holder; the interrupt surfaces when the wait ends, as the turn comes up
+    with pytest.raises(KeyboardInterrupt), lock:
+        pass
+    holder.join(timeout=10)
+    got: list[bool] = []
+    later = threading.Thread(target=lambda: [lock.__enter__(), got.append(True), lock.__exit__()], daemon=True)
+    later.start()
+    later.join(timeout=5)
+    assert got == [True], "the abandoned turn stalled every later writer"
+
+
+def test_fast_insert_refuses_a_key_that_is_not_a_column(tmp_path: Path) -> None:
+    from bot.state.fastsql import FastInsert
+
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    with pytest.raises(ValueError, match=r"outbox: no such column.*kindd"), store.engine.begin() as conn:
+        FastInsert(OUTBOX).many(conn, [{**_outbox_row(), "kindd": "append"}])
+    assert store.outbox_depth() == 0
+    store.close()

@@ -47,6 +47,7 @@ class LocalWorkbook:
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._reader_conns: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
+        self._closed = False
         try:
             self._conn = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -89,7 +90,13 @@ class LocalWorkbook:
 
     @contextmanager
     def _reader(self) -> Iterator[sqlite3.Connection]:
-        """A read connection from the pool (a new one when all are in use), returned after use."""
+        """A read connection from the pool (a new one when all are in use), returned after use.
+
+        Raises:
+            TemporaryError: the workbook was closed or cannot be opened.
+        """
+        if self._closed:
+            raise TemporaryError(f"local workbook {self.path} is closed")
         try:
             conn = self._readers.get_nowait()
         except queue.Empty:
@@ -102,7 +109,10 @@ class LocalWorkbook:
         try:
             yield conn
         finally:
-            self._readers.put(conn)
+            if self._closed:
+                conn.close()  # closed while this read ran
+            else:
+                self._readers.put(conn)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -177,6 +187,7 @@ class LocalWorkbook:
 
     def close(self) -> None:
         """Close the connection."""
+        self._closed = True
         with self._lock:
             self._conn.close()
         with self._readers_lock:

@@ -28,8 +28,8 @@ class FastInsert:
         table: the SQLAlchemy table.
 
     Rows are mappings of column name → Python value (Decimal, tz-aware datetime, str, bool, None);
-    missing columns take their scalar default (or NULL). The primary key column is left to the
-    database unless given.
+    missing columns take their scalar default (or NULL); a key that is not a column (or an explicit
+    autoincrement primary key) raises ``ValueError``. The primary key is assigned by the database.
     """
 
     def __init__(self, table: Table, *, upsert_on: tuple[str, ...] = ()) -> None:
@@ -37,6 +37,7 @@ class FastInsert:
         self._statement = insert(table)
         self._upsert_on = upsert_on
         self._columns = [c for c in table.columns if not (c.primary_key and c.autoincrement is True)]
+        self._names = frozenset(c.name for c in self._columns)
         self._defaults = {
             c.name: (c.default.arg if c.default is not None and c.default.is_scalar else None) for c in self._columns
         }
@@ -61,6 +62,9 @@ class FastInsert:
         return found
 
     def _params(self, row: Mapping[str, Any], processors: list[tuple[str, Callable[[Any], Any] | None]]) -> tuple:
+        if not self._names.issuperset(row):  # as Core does: a misspelt column must not vanish silently
+            unknown = sorted(set(row) - self._names)
+            raise ValueError(f"{self.table.name}: no such column(s) for this insert: {', '.join(unknown)}")
         defaults = self._defaults
         values = []
         for name, process in processors:

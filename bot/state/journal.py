@@ -47,6 +47,7 @@ class FairLock:
         self._cond = threading.Condition(threading.Lock())
         self._next = 0
         self._serving = 0
+        self._abandoned: set[int] = set()
         self._owner: int | None = None
 
     def __enter__(self) -> None:
@@ -62,14 +63,27 @@ class FairLock:
                 raise RuntimeError("state DB write transactions cannot nest (this thread already holds one)")
             ticket = self._next
             self._next += 1
-            while ticket != self._serving:
-                self._cond.wait()
+            try:
+                while ticket != self._serving:
+                    self._cond.wait()
+            except BaseException:  # interrupted while waiting: give the turn up, or the queue stalls
+                self._abandoned.add(ticket)
+                self._advance_to(self._serving)
+                raise
             self._owner = me
 
     def __exit__(self, *_exc: object) -> None:
         with self._cond:
             self._owner = None
-            self._serving += 1
+            self._advance_to(self._serving + 1)
+
+    def _advance_to(self, ticket: int) -> None:
+        """Serve ``ticket`` next, skipping abandoned turns (caller holds ``_cond``)."""
+        while ticket in self._abandoned:
+            self._abandoned.discard(ticket)
+            ticket += 1
+        if ticket != self._serving:
+            self._serving = ticket
             self._cond.notify_all()
 
 
@@ -143,32 +157,35 @@ class GroupCommitter:
                 return
 
     def _commit(self, batch: list[tuple[Callable[[Connection], Any], Future[Any]]]) -> None:
-        """Run the batch in one transaction; if a unit fails, run each unit alone so only it fails."""
-        batch = [item for item in batch if item[1].set_running_or_notify_cancel()]  # drop withdrawn units
-        if not batch:
-            return
-        try:
-            with self._write_lock, self._engine.begin() as conn:
-                values = [unit(conn) for unit, _future in batch]
-        except OperationalError as exc:
-            self._fail(batch, TemporaryError(f"state DB commit failed: {exc.orig}"))
-            return
-        except Exception:
-            if len(batch) == 1:
-                self._run_alone(batch[0])
-            else:
+        """Run the batch in one transaction; if a unit fails, run each unit alone so only it fails.
+
+        Units are marked running only once this thread holds the process's write lock, so a unit whose
+        caller gave up while another writer held the lock is still withdrawn, never run.
+        """
+        with self._write_lock:
+            batch = [item for item in batch if item[1].set_running_or_notify_cancel()]  # drop withdrawn units
+            if not batch:
+                return
+            try:
+                with self._engine.begin() as conn:
+                    values = [unit(conn) for unit, _future in batch]
+            except OperationalError as exc:
+                self._fail(batch, TemporaryError(f"state DB commit failed: {exc.orig}"))
+                return
+            except Exception:
                 for item in batch:
                     self._run_alone(item)
-            return
+                return
         self.commits += 1
         self.units += len(batch)
         for (_unit, future), value in zip(batch, values, strict=True):
             future.set_result(value)
 
     def _run_alone(self, item: tuple[Callable[[Connection], Any], Future[Any]]) -> None:
+        """Run one unit in a transaction of its own (the caller holds the write lock)."""
         unit, future = item
         try:
-            with self._write_lock, self._engine.begin() as conn:
+            with self._engine.begin() as conn:
                 value = unit(conn)
         except OperationalError as exc:
             future.set_exception(TemporaryError(f"state DB commit failed: {exc.orig}"))
