@@ -61,6 +61,20 @@ _KEY_VALUE = re.compile(
 #: LogRecord attributes that are not ``extra`` fields (never redacted as fields, never dropped).
 _RECORD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 _MARK = "_bot_logging"
+_REDACTED_BY = "_bot_redacted_by"
+_FORMATTED = "_bot_formatted"
+
+
+class _OnceJsonFormatter(JsonFormatter):  # type: ignore[misc]
+    """The JSON formatter, formatting a record once for all handlers that share it (stdout and file)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        cached = record.__dict__.get(_FORMATTED)
+        if cached is not None and cached[0] is self:
+            return str(cached[1])
+        line = super().format(record)
+        record.__dict__[_FORMATTED] = (self, line)
+        return line
 
 
 class RedactFilter(logging.Filter):
@@ -99,7 +113,13 @@ class RedactFilter(logging.Filter):
         return self.redact(str(value))
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite ``record`` so that no secret survives formatting; never drops a record."""
+        """Rewrite ``record`` so that no secret survives formatting; never drops a record.
+
+        A record passes every handler: it is rewritten by the first and marked, the others skip it.
+        """
+        if record.__dict__.get(_REDACTED_BY) is self:
+            return True
+        record.__dict__[_REDACTED_BY] = self
         if isinstance(record.msg, Mapping):
             record.msg = self.redact_value(record.msg)
         else:
@@ -124,7 +144,7 @@ class RedactFilter(logging.Filter):
 
 def json_formatter() -> logging.Formatter:
     """The JSON-lines formatter: ``time`` (UTC ISO 8601), ``level``, ``logger``, ``message`` + extras."""
-    return JsonFormatter(
+    return _OnceJsonFormatter(
         "{levelname}{name}{message}",
         style="{",
         rename_fields={"levelname": "level", "name": "logger"},
