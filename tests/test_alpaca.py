@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from fakes.alpaca_fake import AlpacaFake
+from support.venues import alpaca_settings
 
 from bot.brokers.alpaca import AlpacaBroker, _parse_time
 from bot.brokers.base import Broker, OrderRequest
@@ -28,16 +29,6 @@ from bot.tracker import OrderTracker
 UTC = timezone.utc
 
 
-def make_settings(fake: AlpacaFake, **values: object) -> Settings:
-    base: dict[str, object] = {
-        "alpaca_api_key": fake.api_key,
-        "alpaca_api_secret": fake.secret_key,
-        "alpaca_base_url": fake.base_url,
-        "alpaca_data_url": fake.base_url,
-    }
-    return Settings(_env_file=None, **{**base, **values})  # type: ignore[call-arg, arg-type]
-
-
 @pytest.fixture
 def fake() -> Iterator[AlpacaFake]:
     with AlpacaFake() as server:
@@ -48,7 +39,7 @@ def fake() -> Iterator[AlpacaFake]:
 
 @pytest.fixture
 def broker(fake: AlpacaFake) -> Iterator[AlpacaBroker]:
-    b = AlpacaBroker(make_settings(fake), timeout=0.5, leg_wait_seconds=0.5)
+    b = AlpacaBroker(alpaca_settings(fake), timeout=0.5, leg_wait_seconds=0.5)
     yield b
     b.close()
 
@@ -71,8 +62,8 @@ def filled(broker: AlpacaBroker, cid: str, tries: int = 20) -> object:
 
 
 def test_paper_by_default_and_live_when_alpaca_paper_false(fake: AlpacaFake) -> None:
-    assert AlpacaBroker(make_settings(fake)).live is False
-    assert AlpacaBroker(make_settings(fake, alpaca_paper=False)).live is True
+    assert AlpacaBroker(alpaca_settings(fake)).live is False
+    assert AlpacaBroker(alpaca_settings(fake, alpaca_paper=False)).live is True
     with pytest.raises(ConfigError, match="ALPACA_API_KEY"):
         AlpacaBroker(Settings(_env_file=None))  # type: ignore[call-arg]
 
@@ -176,7 +167,7 @@ def test_error_translation(fake: AlpacaFake, broker: AlpacaBroker) -> None:
     fake.fail_next(422, code=40010001, message='asset "ZZZZ" not found')
     with pytest.raises(BrokerRejected, match="not found"):
         broker.submit_order(order("e3", Side.BUY, "1"))
-    bad = AlpacaBroker(make_settings(fake, alpaca_api_secret="wrong"), timeout=0.5)
+    bad = AlpacaBroker(alpaca_settings(fake, alpaca_api_secret="wrong"), timeout=0.5)
     with pytest.raises(ConfigError, match="401"):
         bad.account()
     fake.hang_next(1.0, method="GET", path="/v2/account")
@@ -195,7 +186,7 @@ def test_a_lost_answer_is_retried_by_the_engine_without_a_second_order(fake: Alp
 
 def test_a_repeated_request_returns_the_existing_order(fake: AlpacaFake, broker: AlpacaBroker) -> None:
     first = broker.submit_order(order("same", Side.BUY, "3"))
-    again = AlpacaBroker(make_settings(fake), timeout=0.5).submit_order(order("same", Side.BUY, "3"))
+    again = AlpacaBroker(alpaca_settings(fake), timeout=0.5).submit_order(order("same", Side.BUY, "3"))
     assert again.broker_order_id == first.broker_order_id
     assert len(fake.orders()) == 1 and fake.position("AAPL") == Decimal(3)
 
@@ -378,7 +369,7 @@ def test_engine_rows_show_queued_with_the_open_time_then_filled(tmp_path: Path, 
             {"symbol": "AAPL", "position_size": "100", "active": "TRUE", "Time Frame": "1h", "size_type": "usd"},
         ],
     )
-    settings = make_settings(
+    settings = alpaca_settings(
         fake, bot_data_dir=tmp_path, bot_broker="alpaca", webhook_secret="s3cret-value", bot_api_token="token-value"
     )
     brokers: dict[str, Callable[[], Broker]] = {"alpaca": lambda: AlpacaBroker(settings, timeout=1.0)}

@@ -14,6 +14,7 @@ import pytest
 from fakes.binance_fake import BinanceFake
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from support.venues import binance_settings
 
 from bot.brokers.base import Instrument, OrderRequest
 from bot.brokers.binance import BinanceBroker
@@ -22,16 +23,6 @@ from bot.engine import Engine
 from bot.errors import BrokerRejected, ConfigError, TemporaryError
 from bot.settings import Settings
 from bot.sizing import SizingError, entry_size
-
-
-def make_settings(fake: BinanceFake, **values: object) -> Settings:
-    base: dict[str, object] = {
-        "binance_api_key": fake.api_key,
-        "binance_api_secret": fake.api_secret,
-        "binance_api_url": fake.base_url,
-        "binance_futures_url": fake.base_url,
-    }
-    return Settings(_env_file=None, **{**base, **values})  # type: ignore[call-arg, arg-type]
 
 
 @pytest.fixture
@@ -44,14 +35,14 @@ def fake() -> Iterator[BinanceFake]:
 
 @pytest.fixture
 def spot(fake: BinanceFake) -> Iterator[BinanceBroker]:
-    broker = BinanceBroker(make_settings(fake), timeout=0.5)
+    broker = BinanceBroker(binance_settings(fake), timeout=0.5)
     yield broker
     broker.close()
 
 
 @pytest.fixture
 def futures(fake: BinanceFake) -> Iterator[BinanceBroker]:
-    broker = BinanceBroker(make_settings(fake), futures=True, timeout=0.5)
+    broker = BinanceBroker(binance_settings(fake), futures=True, timeout=0.5)
     yield broker
     broker.close()
 
@@ -64,8 +55,8 @@ def order(cid: str, side: Side, qty: str, symbol: str = "BTCUSDT", **extra: obje
 
 
 def test_names_testnet_by_default_and_url_hooks(fake: BinanceFake) -> None:
-    spot = BinanceBroker(make_settings(fake))
-    futures = BinanceBroker(make_settings(fake, binance_testnet=False), futures=True)
+    spot = BinanceBroker(binance_settings(fake))
+    futures = BinanceBroker(binance_settings(fake, binance_testnet=False), futures=True)
     assert (spot.name, spot.live, futures.name, futures.live) == ("binance", False, "binance-futures", True)
     assert fake.api_url == spot._client.API_TESTNET_URL
     assert fake.futures_url == futures._client.FUTURES_URL
@@ -162,10 +153,10 @@ def test_error_translation(fake: BinanceFake, spot: BinanceBroker) -> None:
     fake.fail_next(503, -1008, "Server is currently overloaded with other requests.")
     with pytest.raises(TemporaryError):
         spot.submit_order(order("busy", Side.BUY, "0.001", ref_price=Decimal(50000)))
-    bad = BinanceBroker(make_settings(fake, binance_api_key="wrong"), timeout=0.5)
+    bad = BinanceBroker(binance_settings(fake, binance_api_key="wrong"), timeout=0.5)
     with pytest.raises(ConfigError, match="-2015"):
         bad.account()
-    wrong_secret = BinanceBroker(make_settings(fake, binance_api_secret="wrong"), timeout=0.5)
+    wrong_secret = BinanceBroker(binance_settings(fake, binance_api_secret="wrong"), timeout=0.5)
     with pytest.raises(ConfigError, match="-1022"):
         wrong_secret.account()
     fake.hang_next(1.0, method="GET", path="/api/v3/account")
@@ -180,7 +171,7 @@ def test_error_translation(fake: BinanceFake, spot: BinanceBroker) -> None:
 def test_a_repeat_after_the_fill_never_places_a_second_order(fake: BinanceFake, spot: BinanceBroker) -> None:
     """Spot Binance would accept the id again once the first order is filled: the adapter looks first."""
     first = spot.submit_order(order("rep", Side.BUY, "0.001", ref_price=Decimal(50000)))
-    again = BinanceBroker(make_settings(fake), timeout=0.5).submit_order(order("rep", Side.BUY, "0.001"))
+    again = BinanceBroker(binance_settings(fake), timeout=0.5).submit_order(order("rep", Side.BUY, "0.001"))
     assert again.broker_order_id == first.broker_order_id
     assert fake.order_posts["spot"] == 1
 
@@ -197,7 +188,7 @@ def test_a_duplicate_id_error_fetches_the_existing_order(fake: BinanceFake, spot
     fake.partial_next("0.001")  # stays open (partially filled): its id is taken
     spot.submit_order(order("dup", Side.BUY, "0.003", ref_price=Decimal(50000)))
     fake.fail_next(400, -2013, "Order does not exist.", method="GET", path="/api/v3/order")  # the look-up misses
-    other = BinanceBroker(make_settings(fake), timeout=0.5)
+    other = BinanceBroker(binance_settings(fake), timeout=0.5)
     update = other.submit_order(order("dup", Side.BUY, "0.003", ref_price=Decimal(50000)))
     assert fake.order_posts["spot"] == 2  # the resend reached Binance, which answered -2010 Duplicate order sent.
     assert len(fake.orders()) == 1
@@ -238,11 +229,11 @@ def test_leverage_is_set_once_per_symbol_and_again_only_when_changed(fake: Binan
 def test_hedge_mode_is_switched_to_one_way_or_reported(fake: BinanceFake) -> None:
     fake.dual_side = True
     fake.futures_immediate = True
-    broker = BinanceBroker(make_settings(fake), futures=True, timeout=0.5)
+    broker = BinanceBroker(binance_settings(fake), futures=True, timeout=0.5)
     broker.submit_order(order("m1", Side.BUY, "0.01", ref_price=Decimal(50000)))
     assert fake.dual_side is False
     fake.dual_side = True  # switched back by the user, with a position open
-    stuck = BinanceBroker(make_settings(fake), futures=True, timeout=0.5)
+    stuck = BinanceBroker(binance_settings(fake), futures=True, timeout=0.5)
     with pytest.raises(ConfigError, match="hedge mode"):
         stuck.submit_order(order("m2", Side.BUY, "0.01", ref_price=Decimal(50000)))
 

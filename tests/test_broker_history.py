@@ -21,6 +21,7 @@ from fakes.alpaca_fake import AlpacaFake
 from fakes.binance_fake import BinanceFake
 from support.helpers import make_settings as bot_settings
 from support.helpers import tab_rows
+from support.venues import alpaca_settings, alpaca_values, binance_settings
 
 from bot.brokers.alpaca import AlpacaBroker
 from bot.brokers.binance import BinanceBroker
@@ -36,25 +37,6 @@ UTC = timezone.utc
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-def alpaca_values(fake: AlpacaFake) -> dict[str, object]:
-    return {
-        "alpaca_api_key": fake.api_key,
-        "alpaca_api_secret": fake.secret_key,
-        "alpaca_base_url": fake.base_url,
-        "alpaca_data_url": fake.base_url,
-    }
-
-
-def binance_settings(fake: BinanceFake, **values: object) -> Settings:
-    base: dict[str, object] = {
-        "binance_api_key": fake.api_key,
-        "binance_api_secret": fake.api_secret,
-        "binance_api_url": fake.base_url,
-        "binance_futures_url": fake.base_url,
-    }
-    return Settings(_env_file=None, **{**base, **values})  # type: ignore[call-arg, arg-type]
-
-
 @pytest.fixture
 def alpaca_fake() -> Iterator[AlpacaFake]:
     with AlpacaFake() as server:
@@ -63,7 +45,7 @@ def alpaca_fake() -> Iterator[AlpacaFake]:
 
 @pytest.fixture
 def alpaca(alpaca_fake: AlpacaFake) -> Iterator[AlpacaBroker]:
-    broker = AlpacaBroker(Settings(_env_file=None, **alpaca_values(alpaca_fake)), timeout=0.5)  # type: ignore[call-arg, arg-type]
+    broker = AlpacaBroker(alpaca_settings(alpaca_fake), timeout=0.5)
     yield broker
     broker.close()
 
@@ -158,7 +140,7 @@ def test_alpaca_history_errors_are_translated(alpaca_fake: AlpacaFake, alpaca: A
     with pytest.raises(BrokerRejected, match="invalid symbol"):
         alpaca.daily_closes("BAD$", date(2024, 1, 2), date(2024, 1, 5))
     wrong = AlpacaBroker(
-        Settings(_env_file=None, **{**alpaca_values(alpaca_fake), "alpaca_api_secret": "nope"}),  # type: ignore[arg-type]
+        alpaca_settings(alpaca_fake, alpaca_api_secret="nope"),
         timeout=0.5,
     )
     with pytest.raises(ConfigError, match="401"):

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 from fakes.alpaca_fake import AlpacaFake
 from fakes.binance_fake import BinanceFake
+from support.venues import alpaca_values, binance_values
 
 from bot import performance
 from bot.brokers.alpaca import AlpacaBroker
@@ -165,12 +166,7 @@ def test_alpaca_run_ends_like_the_paper_run(tmp_path: Path, paper: Outcome) -> N
         outcome = run(
             tmp_path,
             broker="alpaca",
-            settings_values={
-                "alpaca_api_key": fake.api_key,
-                "alpaca_api_secret": fake.secret_key,
-                "alpaca_base_url": fake.base_url,
-                "alpaca_data_url": fake.base_url,
-            },
+            settings_values=alpaca_values(fake),
             make_broker=lambda settings: AlpacaBroker(settings, timeout=2.0, leg_wait_seconds=5.0),
             before_alert=fake.set_price,
         )
@@ -191,12 +187,7 @@ def test_binance_futures_run_ends_like_the_paper_run(tmp_path: Path, paper: Outc
         outcome = run(
             tmp_path,
             broker="binance-futures",
-            settings_values={
-                "binance_api_key": fake.api_key,
-                "binance_api_secret": fake.api_secret,
-                "binance_api_url": fake.base_url,
-                "binance_futures_url": fake.base_url,
-            },
+            settings_values=binance_values(fake),
             make_broker=lambda settings: BinanceBroker(settings, futures=True, timeout=2.0),
             before_alert=fake.set_price,
             suffix="USDT",

@@ -22,7 +22,7 @@ from bot.web.metrics import register_metrics
 SECRETS = {
     "webhook_secret": "hook-secret-AAAA-1111-zzzz",
     "bot_api_token": "api-token-BBBB-2222-yyyy",
-    "alpaca_api_key": "PKTESTKEY12345678",
+    "alpaca_api_key": "alpaca-key-EEEE-5555",
     "alpaca_api_secret": "alpaca-secret-CCCC-3333",
     "twilio_auth_token": "twilio-token-FFFF-6666",
     "smtp_password": "smtp-pass-DDDD",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fakes.alpaca_fake import AlpacaFake
+from support.venues import alpaca_values
 
 from bot.brokers.alpaca import AlpacaBroker
 from bot.brokers.base import Broker
@@ -80,10 +81,7 @@ def build(tmp_path: Path, fake: AlpacaFake) -> Services:
         bot_broker="alpaca",
         webhook_secret=SECRET,
         bot_api_token="reconcile-token",
-        alpaca_api_key=fake.api_key,
-        alpaca_api_secret=fake.secret_key,
-        alpaca_base_url=fake.base_url,
-        alpaca_data_url=fake.base_url,
+        **alpaca_values(fake),
     )
     brokers: dict[str, Callable[[], Broker]] = {"alpaca": lambda: AlpacaBroker(settings, timeout=1.0)}
     return build_services(settings, workbook=workbook, brokers=brokers, seed_examples=False)
