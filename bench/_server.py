@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -20,6 +21,30 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def alert_body(i: int, rows: int, *, prefix: str, prices: int = 5) -> bytes:
+    """Alert number ``i`` of a bench stream: rows ``SYM0``… in turn, 15-minute timeframe, a buy on even
+    passes over the rows and a sell on odd ones, price 100 + pass mod ``prices``, id ``prefix`` + ``i``."""
+    row, cycle = i % rows, i // rows
+    alert = {"secret": SECRET, "action": "buy" if cycle % 2 == 0 else "sell", "symbol": f"SYM{row}"}
+    return json.dumps({**alert, "timeframe": "15", "price": 100 + cycle % prices, "id": f"{prefix}{i}"}).encode()
+
+
+def import_config(data_dir: Path, rows: int) -> None:
+    """Give ``data_dir``'s local workbook a Config of ``rows`` active rows ``SYM0``… (qty 10, 15-minute),
+    through ``python -m bot import`` as a user would.
+
+    Raises:
+        subprocess.CalledProcessError: the import failed.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config = data_dir.parent / "config.csv"
+    config.write_text(
+        "symbol,position_size,active,Time Frame,size_type\n" + "".join(f"SYM{i},10,TRUE,15,qty\n" for i in range(rows))
+    )
+    command = [sys.executable, "-m", "bot", "import", "Config", str(config), "--replace"]
+    subprocess.run(command, check=True, capture_output=True, env={"BOT_DATA_DIR": str(data_dir), "PATH": ""})
 
 
 def start_server(

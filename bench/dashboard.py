@@ -310,9 +310,9 @@ def measure_browser(data_dir: Path, repeat: int) -> list[tuple[str, float, float
     again); ``warm``: go to another page and click back in the sidebar (data cached). Each is timed
     until a script run the action started is over and every chart is drawn. Medians of ``repeat``.
     """
-    import socket
     import subprocess
 
+    from _server import free_port
     from playwright.sync_api import sync_playwright
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
@@ -323,9 +323,7 @@ def measure_browser(data_dir: Path, repeat: int) -> list[tuple[str, float, float
         .stdout.strip()
         .splitlines()[-1]
     )
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "BOT_DATA_DIR": str(data_dir), "DASHBOARD_BOT_URL": "http://127.0.0.1:9"}
     env.pop("DASHBOARD_PASSWORD", None)
     server = subprocess.Popen(

@@ -12,17 +12,16 @@ Run: ``.venv/bin/python bench/engine_cpu.py [--alerts 4000]``
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+from _server import SECRET, TOKEN, alert_body, import_config
+
 from bot.services import build_services
 from bot.settings import load_settings
-from bot.sheets.base import clean_record
 
-SECRET = "bench-secret-0123456789"
 ROWS = 200
 
 
@@ -32,22 +31,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(bot_data_dir=Path(tmp) / "data", webhook_secret=SECRET, bot_api_token=SECRET)
-        services = build_services(settings)
-        rows = [
-            {"symbol": f"SYM{i}", "position_size": "10", "active": "TRUE", "Time Frame": "15", "size_type": "qty"}
-            for i in range(ROWS)
-        ]
-        services.workbook.replace_rows("Config", [clean_record(r) for r in rows])
-        services.config.invalidate()
-        services.config.get()
-        services.writer.flush()
+        data = Path(tmp) / "data"
+        import_config(data, ROWS)
+        services = build_services(load_settings(bot_data_dir=data, webhook_secret=SECRET, bot_api_token=TOKEN))
         per_thread: list[list[bytes]] = [[] for _ in range(args.threads)]
         for i in range(args.alerts):
-            row, cycle = i % ROWS, i // ROWS
-            alert = {"secret": SECRET, "action": "buy" if cycle % 2 == 0 else "sell", "symbol": f"SYM{row}"}
-            body = json.dumps({**alert, "timeframe": "15", "price": 100 + cycle % 5, "id": f"cpu-{i}"}).encode()
-            per_thread[row % args.threads].append(body)
+            per_thread[i % ROWS % args.threads].append(alert_body(i, ROWS, prefix="cpu-"))
         statuses: dict[int, int] = {}
         lock = threading.Lock()
 

@@ -15,15 +15,12 @@ Run: ``.venv/bin/python bench/load.py [--alerts 5000] [--clients 8]``
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from _client import run_clients
-from _server import SECRET, percentile, server_cpu_seconds, start_server
+from _server import alert_body, import_config, percentile, server_cpu_seconds, start_server
 from sqlalchemy import create_engine, text
 
 ROWS = 200
@@ -43,21 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(7)
     unique = round(args.alerts * (1 - args.duplicates))
-    alerts = []
-    for i in range(unique):
-        row, cycle = i % ROWS, i // ROWS
-        alerts.append(
-            json.dumps(
-                {
-                    "secret": SECRET,
-                    "action": "buy" if cycle % 2 == 0 else "sell",
-                    "symbol": f"SYM{row}",
-                    "timeframe": "15",
-                    "price": 100 + cycle % 5,
-                    "id": f"load-{i}",
-                }
-            ).encode()
-        )
+    alerts = [alert_body(i, ROWS, prefix="load-") for i in range(unique)]
     # each client owns a set of symbols (per-symbol order is preserved); each copy is sent by the same
     # client at a random later point, so the original is always answered first
     per_client: list[list[bytes]] = [[] for _ in range(args.clients)]
@@ -71,17 +54,7 @@ def main() -> None:
         copies += 1
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
-        config = Path(tmp) / "config.csv"
-        config.write_text(
-            "symbol,position_size,active,Time Frame,size_type\n"
-            + "".join(f"SYM{i},10,TRUE,15,qty\n" for i in range(ROWS))
-        )
-        subprocess.run(
-            [sys.executable, "-m", "bot", "import", "Config", str(config), "--replace"],
-            check=True,
-            capture_output=True,
-            env={"BOT_DATA_DIR": str(data), "PATH": ""},
-        )
+        import_config(data, ROWS)
         process, url = start_server(
             data, threads=args.threads, env={"WEBHOOK_RATE_LIMIT": "100000/second", "LOG_LEVEL": args.log_level}
         )

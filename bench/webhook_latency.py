@@ -12,17 +12,12 @@ Run: ``.venv/bin/python bench/webhook_latency.py [--alerts 2000]``
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import requests
-from _server import SECRET, percentile, start_server
+from _server import alert_body, import_config, percentile, start_server
 from sqlalchemy import create_engine, text
 
 
@@ -33,15 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
-        config = Path(tmp) / "config.csv"
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["symbol", "position_size", "active", "Time Frame", "size_type"])
-        for i in range(args.rows):
-            writer.writerow([f"SYM{i}", "10", "TRUE", "15", "qty"])
-        config.write_text(out.getvalue())
-        env_cmd = [sys.executable, "-m", "bot", "import", "Config", str(config), "--replace"]
-        subprocess.run(env_cmd, check=True, capture_output=True, env={"BOT_DATA_DIR": str(data), "PATH": ""})
+        import_config(data, args.rows)
         process, url = start_server(data, env={"WEBHOOK_RATE_LIMIT": "100000/second"})
         try:
             round_trips: list[float] = []
@@ -49,17 +36,7 @@ def main() -> None:
                 for _ in range(50):  # warm-up, not measured
                     session.get(url + "/health")
                 for i in range(args.alerts):
-                    row, cycle = i % args.rows, i // args.rows
-                    body = json.dumps(
-                        {
-                            "secret": SECRET,
-                            "action": "buy" if cycle % 2 == 0 else "sell",
-                            "symbol": f"SYM{row}",
-                            "timeframe": "15",
-                            "price": 100 + cycle % 7,
-                            "id": f"b{i}",
-                        }
-                    )
+                    body = alert_body(i, args.rows, prefix="b", prices=7)
                     started = time.perf_counter()
                     reply = session.post(url + "/webhook", data=body)
                     round_trips.append((time.perf_counter() - started) * 1000)
