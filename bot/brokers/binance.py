@@ -785,50 +785,44 @@ def _deposit_flow(item: dict[str, Any], broker: str) -> CashFlow | None:
     """A deposit-history record as a :class:`CashFlow` (None unless successful, positive and dated)."""
     if str(item.get("status")) != str(DEPOSIT_SUCCESS):
         return None
-    amount = decimal_or_none(item.get("amount"))
-    when = _ms_time(item.get("insertTime"))
     reference = str(item.get("id") or item.get("txId") or "").strip()
-    if amount is None or not amount.is_finite() or amount <= 0 or when is None or not reference:
-        return None
-    details = [f"network {item['network']}" if item.get("network") else ""]
-    details.append("internal transfer" if str(item.get("transferType")) == "1" else "")
-    details.append(f"txId {item['txId']}" if item.get("txId") else "")
-    return CashFlow(
-        flow_at=when,
-        kind="deposit",
-        amount=amount,
-        currency=str(item.get("coin") or "").upper(),
-        reference=reference,
-        broker=broker,
-        source="binance",
-        note=", ".join(["binance deposit", *filter(None, details)]),
-    )
+    return _flow(item, broker, "deposit", _ms_time(item.get("insertTime")), reference)
 
 
 def _withdrawal_flow(item: dict[str, Any], broker: str) -> CashFlow | None:
     """A withdrawal-history record as a :class:`CashFlow` (None unless completed, positive and dated)."""
     if str(item.get("status")) != str(WITHDRAWAL_COMPLETED):
         return None
-    amount = decimal_or_none(item.get("amount"))
-    when = _utc_text(item.get("applyTime"))
-    reference = str(item.get("id") or "").strip()
-    if amount is None or not amount.is_finite() or amount <= 0 or when is None or not reference:
-        return None
     coin = str(item.get("coin") or "").upper()
     fee = decimal_or_none(item.get("transactionFee"))
-    details = [f"network {item['network']}" if item.get("network") else ""]
-    details.append(f"network fee {format_decimal(fee)} {coin}" if fee else "")
-    details.append("internal transfer" if str(item.get("transferType")) == "1" else "")
-    details.append(f"txId {item['txId']}" if item.get("txId") else "")
+    fee_note = f"network fee {format_decimal(fee)} {coin}" if fee else ""
+    reference = str(item.get("id") or "").strip()
+    return _flow(item, broker, "withdrawal", _utc_text(item.get("applyTime")), reference, fee_note)
+
+
+def _flow(
+    item: dict[str, Any], broker: str, kind: str, when: datetime | None, reference: str, fee_note: str = ""
+) -> CashFlow | None:
+    """The :class:`CashFlow` of a deposit or withdrawal record (None without a positive amount, a time and
+    a reference); the note names the network, the fee, an internal transfer and the txId when present."""
+    amount = decimal_or_none(item.get("amount"))
+    if amount is None or not amount.is_finite() or amount <= 0 or when is None or not reference:
+        return None
+    details = [
+        f"network {item['network']}" if item.get("network") else "",
+        fee_note,
+        "internal transfer" if str(item.get("transferType")) == "1" else "",
+        f"txId {item['txId']}" if item.get("txId") else "",
+    ]
     return CashFlow(
         flow_at=when,
-        kind="withdrawal",
+        kind=kind,
         amount=amount,
-        currency=coin,
+        currency=str(item.get("coin") or "").upper(),
         reference=reference,
         broker=broker,
         source="binance",
-        note=", ".join(["binance withdrawal", *filter(None, details)]),
+        note=", ".join([f"binance {kind}", *filter(None, details)]),
     )
 
 
