@@ -320,6 +320,13 @@ def portfolio_equity(
 # --------------------------------------------------------------------------------------------
 
 
+def _problem(problems: list[str] | None, context: str, message: str) -> None:
+    """Log ``message`` as a warning under ``context`` and add it to ``problems`` when the caller collects them."""
+    log.warning("%s: %s", context, message)
+    if problems is not None:
+        problems.append(message)
+
+
 def snapshot_brokers(services: Services, problems: list[str] | None = None) -> dict[str, Broker]:
     """The brokers in use, by registry name: created so far, the default, and any named by a Config row.
 
@@ -337,10 +344,7 @@ def snapshot_brokers(services: Services, problems: list[str] | None = None) -> d
         try:
             brokers[name] = registry.get(name)
         except BotError as exc:
-            message = f"broker {name}: {exc}"
-            log.warning("snapshot: %s", message)
-            if problems is not None:
-                problems.append(message)
+            _problem(problems, "snapshot", f"broker {name}: {exc}")
     return brokers
 
 
@@ -394,10 +398,7 @@ def take_snapshot(
         try:
             account = broker.account()
         except BotError as exc:
-            message = f"broker {name}: account values unavailable: {exc}"
-            log.warning("snapshot: %s", message)
-            if problems is not None:
-                problems.append(message)
+            _problem(problems, "snapshot", f"broker {name}: account values unavailable: {exc}")
             continue
         rows.append(clean_record(snapshot_row(name, account, taken_at, zone)))
     if rows:
@@ -495,10 +496,7 @@ def update_balances(
         try:
             fresh[name] = balances_rows(name, method(), taken_at, zone)
         except (BotError, ValueError) as exc:
-            message = f"broker {name}: balances unavailable: {exc}"
-            log.warning("snapshot: %s", message)
-            if problems is not None:
-                problems.append(message)
+            _problem(problems, "snapshot", f"broker {name}: balances unavailable: {exc}")
     if not fresh:
         return 0
     table = services.workbook.read_tables(["Balances"])["Balances"]
@@ -574,10 +572,7 @@ def import_cash_flows(
         try:
             flows = list(broker.cash_flows(since))
         except BotError as exc:
-            message = f"broker {name}: cash flow history unavailable: {exc}"
-            log.warning("cash flows: %s", message)
-            if problems is not None:
-                problems.append(message)
+            _problem(problems, "cash flows", f"broker {name}: cash flow history unavailable: {exc}")
             continue
         fresh = []
         for flow in flows:
