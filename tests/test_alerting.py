@@ -3,9 +3,7 @@ thresholds and silence are watched, and the daily summary is e-mailed with its c
 
 from __future__ import annotations
 
-import email
 import json
-import socket
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -16,6 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from fakes.slack_fake import SlackFake
 from fakes.twilio_fake import TwilioFake
+from support.channels import Inbox, channel_values, smtp_inbox
 from support.helpers import SECRET, make_settings, set_config
 
 from bot.jobs import daily_summary, monitor
@@ -23,31 +22,10 @@ from bot.services import Services, build_services
 from bot.web import create_app
 
 
-class Inbox:
-    """aiosmtpd handler keeping every message received."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def channels() -> Iterator[tuple[TwilioFake, SlackFake, Controller, Inbox]]:
-    inbox = Inbox()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=_port())
-    smtp.start()
-    with TwilioFake() as twilio, SlackFake() as slack:
+    with smtp_inbox() as (smtp, inbox), TwilioFake() as twilio, SlackFake() as slack:
         yield twilio, slack, smtp, inbox
-    smtp.stop()
 
 
 @pytest.fixture
@@ -56,19 +34,7 @@ def bot(tmp_path: Path, channels: tuple[TwilioFake, SlackFake, Controller, Inbox
     services = build_services(
         make_settings(
             tmp_path,
-            twilio_account_sid=twilio.account_sid,
-            twilio_auth_token=twilio.auth_token,
-            twilio_from="+15550000001",
-            alert_sms_to="+15550000002",
-            twilio_base_url=twilio.base_url,
-            slack_bot_token=slack.token,
-            slack_channel="#alerts",
-            slack_base_url=slack.api_base_url,
-            smtp_host="127.0.0.1",
-            smtp_port=smtp.port,
-            smtp_security="none",
-            smtp_from="bot@example.com",
-            smtp_to="trader@example.com",
+            **channel_values(twilio, slack, smtp.port),
         )
     )
     set_config(

@@ -7,11 +7,8 @@ goes through smtplib to an aiosmtpd server. Everything listens on 127.0.0.1 only
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import ipaddress
 import logging
-import socket
 import ssl
 import threading
 import time
@@ -26,6 +23,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from fakes.slack_fake import SlackFake  # tests/ is on sys.path (as for support.helpers in conftest)
 from fakes.twilio_fake import TwilioFake
+from support.channels import SMS_FROM, SMS_TO, Inbox, channel_values, smtp_inbox
+from support.server import free_port
 
 from bot.errors import ConfigError, TemporaryError
 from bot.notify import (
@@ -56,8 +55,6 @@ from bot.settings import Settings
 
 #: Short timeouts and backoff so fault tests take well under a second each.
 FAST = RetryPolicy(attempts=3, timeout_seconds=0.3, wait_initial_seconds=0.01, wait_max_seconds=0.05)
-SMS_FROM = "+15550000001"
-SMS_TO = "+15550000002"
 ALL = set(CHANNEL_NAMES)
 
 WEBHOOK_SECRET = "whsec-Sup3rS3cretValue"
@@ -68,33 +65,6 @@ SMTP_PASSWORD = "smtp-Passw0rd-Value"
 # --------------------------------------------------------------------------------------------
 # Fixtures: fakes on 127.0.0.1
 # --------------------------------------------------------------------------------------------
-
-
-class Inbox:
-    """aiosmtpd handler that keeps every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.raw: list[bytes] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        content = envelope.original_content or envelope.content
-        self.raw.append(content)
-        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        self.messages.append(email.message_from_bytes(content, policy=email.policy.default))  # type: ignore[arg-type]
-        return "250 Message accepted for delivery"
-
-    def reset(self) -> None:
-        self.messages.clear()
-        self.raw.clear()
-        self.envelopes.clear()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -111,11 +81,8 @@ def slack_server() -> Iterator[SlackFake]:
 
 @pytest.fixture(scope="module")
 def smtp_server() -> Iterator[tuple[Controller, Inbox]]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
+    with smtp_inbox() as server:
+        yield server
 
 
 @pytest.fixture
@@ -144,21 +111,7 @@ def make_settings(**values: Any) -> Settings:
 def settings(twilio: TwilioFake, slack: SlackFake, smtp: tuple[Controller, Inbox]) -> Settings:
     controller, _ = smtp
     return make_settings(
-        twilio_account_sid=twilio.account_sid,
-        twilio_auth_token=twilio.auth_token,
-        twilio_from=SMS_FROM,
-        alert_sms_to=SMS_TO,
-        twilio_base_url=twilio.base_url,
-        slack_bot_token=slack.token,
-        slack_channel="#alerts",
-        slack_base_url=slack.api_base_url,
-        smtp_host="127.0.0.1",
-        smtp_port=controller.port,
-        smtp_security="none",
-        smtp_from="bot@example.com",
-        smtp_to="trader@example.com",
-        webhook_secret=WEBHOOK_SECRET,
-        bot_api_token=API_TOKEN,
+        **channel_values(twilio, slack, controller.port), webhook_secret=WEBHOOK_SECRET, bot_api_token=API_TOKEN
     )
 
 
