@@ -139,7 +139,11 @@ class AlpacaFake(LoopbackFake):
     """
 
     def __init__(
-        self, *, api_key: str = "fake-alpaca-key", secret_key: str = "fake-alpaca-secret", cash: Decimal = Decimal(100000)
+        self,
+        *,
+        api_key: str = "fake-alpaca-key",
+        secret_key: str = "fake-alpaca-secret",
+        cash: Decimal = Decimal(100000),
     ) -> None:
         self.api_key = api_key
         self.secret_key = secret_key
