@@ -299,14 +299,10 @@ class ConfigCache:
                 self._refreshing.set()
                 threading.Thread(target=self._refresh_in_background, name="config-refresh", daemon=True).start()
             return snapshot
-        if snapshot is not None:
-            # another thread is re-reading: trade on the current snapshot rather than wait for it. A caller
-            # may hold the state DB's write lock (a journal unit) while the reader needs it to save the
-            # last good config, so waiting here could deadlock.
-            if not self._lock.acquire(blocking=False):
-                return snapshot
-        else:
-            self._lock.acquire()
+        # with a snapshot, never wait for another thread's re-read: trade on the current one. A caller may
+        # hold the state DB's write lock while the re-read needs it to save the last good config.
+        if not self._lock.acquire(blocking=snapshot is None):
+            return snapshot  # type: ignore[return-value]  # not None: a blocking acquire always succeeds
         try:
             snapshot = self._snapshot
             if snapshot is not None and not self._stale(snapshot):
