@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import requests
-from _client import run_clients
+from _client import combined, run_clients
 from _server import SECRET, free_port, percentile, server_cpu_seconds
 
 APP = '''
@@ -74,8 +74,8 @@ def measure(folder: Path, *, limiter: bool, workers: int, per_client: list[list[
     finally:
         process.terminate()
         process.wait(timeout=30)
-    times = [t for r in results for t in r[0]]
-    ok = sum(r[1].get("success", 0) for r in results)
+    times, statuses = combined(results)
+    ok = statuses.get("success", 0)
     per_request = f", server CPU {cpu / len(times) * 1000:.2f} ms per request" if cpu is not None else ""
     return (
         f"{len(times) / elapsed:6.0f} requests/s, p50 {percentile(times, 50):5.2f} ms, "
