@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from bot.alerts import check_secret, parse_body, parse_signal, redacted_body
-from bot.brokers.base import Broker, OrderRequest, OrderUpdate
+from bot.brokers.base import Broker, FillReport, OrderRequest, OrderUpdate
 from bot.config_table import ConfigCache, ConfigSnapshot
 from bot.domain import (
     Action,
@@ -93,6 +93,9 @@ SEL_DUPLICATE = (
 log = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
+#: How far back the entries whose protective exits may still fire are looked up (Alpaca cancels
+#: good-till-cancelled orders after 90 days).
+EXIT_LOOKBACK_DAYS = 90
 
 
 # --------------------------------------------------------------------------------------------
@@ -404,6 +407,15 @@ class Engine:
             return Reply(409, {"error": "replay is accepted only by the paper broker"}), False
 
         slot = self.read_slot(signal.key)
+        exits_unread = ""
+        if slot.qty and getattr(broker, "venue_exits", None) is not None:
+            # a stop or take-profit that fired at the venue must reach the slot before the next order
+            # sizes against it: otherwise a close would sell the shares a second time (opening a short)
+            try:
+                if self._book_venue_exits(signal.key, broker):
+                    slot = self.read_slot(signal.key)
+            except (BrokerRejected, TemporaryError, ConfigError) as exc:
+                exits_unread = f"protective exits at {broker.name} could not be read ({exc})"
         try:
             instrument = broker.instrument(signal.symbol)
         except ConfigError as exc:
@@ -417,6 +429,10 @@ class Engine:
         decision = decide(signal.action, slot_qty=effective, direction=row.direction, shortable=instrument.shortable)
         if decision.skip_status is not None:
             return finish("skipped", decision.reason, status=decision.skip_status)
+        if exits_unread and decision.close_qty:
+            reason = f"{exits_unread}; not sent: if one fired, this order would close the position twice"
+            self._emit("order_failed", f"{signal.key}: {signal.action.value} not placed: {reason}", signal)
+            return finish("failed", reason, status=RowStatus.FAILED)
 
         # size the opening leg; risk limits apply to entries only (exits are always allowed)
         notes: list[str] = []
@@ -789,9 +805,30 @@ class Engine:
 
         Idempotent: fills already recorded (same order and fill id) are ignored. Returns the row status.
         """
+        return self._record_update(
+            update, order_pk=order_pk, signal_pk=signal_pk, started=started, submitted_ms=submitted_ms
+        )
+
+    def _record_update(
+        self,
+        update: OrderUpdate,
+        *,
+        order_pk: int | None = None,
+        new_order: OrderRecord | None = None,
+        signal_pk: int | None = None,
+        started: float | None = None,
+        submitted_ms: Decimal | None = None,
+    ) -> RowStatus:
+        """:meth:`apply_update` for the stored order ``order_pk``, or for ``new_order``, inserted in the same
+        transaction (an order the venue placed on its own, e.g. a protective exit that fired)."""
         now = utc_now()
         with self.store.session() as s:
-            order = s.get(OrderRecord, order_pk)
+            if new_order is not None:
+                s.add(new_order)
+                s.flush()
+                order = new_order
+            else:
+                order = s.get(OrderRecord, order_pk)
             assert order is not None
             key = SlotKey(order.symbol, order.timeframe)
             record = self.store.slot(s, key)
@@ -872,6 +909,117 @@ class Engine:
         elif update.state is OrderState.FILLED and new_fills:
             self._emit_raw("order_filled", f"filled: {filled_text} @ {avg}; position {format_decimal(slot.qty)}", key)
         return status
+
+    # -- protective exits the venue executed on its own ---------------------------------------------
+
+    def sync_venue_exits(self) -> int:
+        """Book into the slots the protective exits that venues executed on their own; returns how many.
+
+        For each non-flat slot whose venue reports them (``venue_exits``, Alpaca), under the symbol's lock:
+        see :meth:`_book_venue_exits`. A venue error skips that slot (logged); the next run retries.
+        """
+        with self.store.read_session() as s:
+            slots = [(SlotKey(r.symbol, r.timeframe), r.broker) for r in s.scalars(select(SlotRecord)) if r.qty]
+        booked = 0
+        for key, broker_name in slots:
+            try:
+                broker = self.brokers.get(broker_name)
+            except ConfigError:
+                continue
+            if getattr(broker, "venue_exits", None) is None:
+                continue
+            try:
+                with self.symbol_lock(key.symbol):
+                    booked += self._book_venue_exits(key, broker)
+            except BotError as exc:
+                log.warning("protective exits of %s at %s not read: %s", key, broker_name, exc)
+        return booked
+
+    def _book_venue_exits(self, key: SlotKey, broker: Broker) -> int:
+        """Book the exits ``broker`` executed for slot ``key``'s entries (caller holds the symbol lock).
+
+        Entries: the slot's filled ``entry``/``reversal`` orders of the last :data:`EXIT_LOOKBACK_DAYS` days
+        (Alpaca cancels good-till-cancelled orders after 90 days). Each executed exit becomes one ``exit``
+        order, state filled, with one fill (the venue's exit order id as fill id) that moves the slot, in one
+        transaction; the Config row, Orders and Trades follow as for any fill, and ``order_filled`` is sent.
+        Idempotent: an exit already booked (order ``x-<venue id>``) is skipped. Returns how many were booked.
+
+        Raises:
+            TemporaryError / ConfigError: the venue could not be read (nothing booked).
+        """
+        since = utc_now() - timedelta(days=EXIT_LOOKBACK_DAYS)
+        with self.store.read_session() as s:
+            record = self.store.slot(s, key, create=False)
+            if record is None or not record.qty or record.broker != broker.name:
+                return 0
+            entries = [
+                (o.client_order_id, o.created_at)
+                for o in s.scalars(
+                    select(OrderRecord).where(
+                        OrderRecord.symbol == key.symbol,
+                        OrderRecord.timeframe == key.timeframe,
+                        OrderRecord.broker == broker.name,
+                        OrderRecord.purpose.in_(("entry", "reversal")),
+                        OrderRecord.created_at >= since,
+                    )
+                )
+                if o.filled_qty > 0
+            ]
+        if not entries:
+            return 0
+        exits = broker.venue_exits(  # type: ignore[attr-defined]
+            key.symbol, [cid for cid, _ in entries], min(created for _, created in entries)
+        )
+        booked = 0
+        for executed in exits:
+            client_order_id = f"x-{executed.exit_id}"[:64]
+            with self.store.read_session() as s:
+                known = s.scalar(
+                    select(OrderRecord.id).where(
+                        OrderRecord.client_order_id == client_order_id, OrderRecord.broker == broker.name
+                    )
+                )
+            if known is not None:
+                continue
+            now = utc_now()
+            order = OrderRecord(
+                client_order_id=client_order_id,
+                broker=broker.name,
+                broker_order_id=executed.exit_id,
+                symbol=key.symbol,
+                timeframe=key.timeframe,
+                side=executed.side.value,
+                qty=executed.qty,
+                ref_price=executed.price,
+                notional=executed.qty * executed.price,
+                reduce_only=True,
+                state=OrderState.SUBMITTED.value,
+                filled_qty=ZERO,
+                fees=ZERO,
+                created_at=executed.filled_at,
+                submitted_at=executed.filled_at,
+                updated_at=now,
+                reason=f"{executed.kind} filled at {broker.name} (protective exit of order "
+                f"{executed.entry_client_order_id})",
+                purpose="exit",
+            )
+            fill = FillReport(
+                fill_id=executed.exit_id,
+                qty=executed.qty,
+                price=executed.price,
+                fee=ZERO,
+                filled_at=executed.filled_at,
+            )
+            update = OrderUpdate(
+                broker_order_id=executed.exit_id,
+                state=OrderState.FILLED,
+                filled_qty=executed.qty,
+                filled_avg_price=executed.price,
+                fills=(fill,),
+            )
+            self._record_update(update, new_order=order)
+            booked += 1
+        return booked
 
     def apply_update_locked(self, order_pk: int, update: OrderUpdate) -> RowStatus:
         """:meth:`apply_update` while holding the order's symbol lock (for the tracker and recovery)."""

@@ -58,6 +58,17 @@ def recompute_performance(services: Services) -> dict[str, Any]:
         return {"trades": len(trips), "manual_trades": len(manual), "problems": problems}
 
 
+def book_venue_exits(services: Services) -> int:
+    """Book the protective exits that fired at the venue into the slots (see ``Engine.sync_venue_exits``).
+
+    Returns how many exits were booked.
+    """
+    booked = services.engine.sync_venue_exits()
+    if booked:
+        log.info("booked %d protective exit(s) executed at the venue", booked)
+    return booked
+
+
 def reconcile_positions(services: Services) -> list[str]:
     """Compare slot totals with each venue's positions; report differences, never "fix" them.
 
@@ -67,6 +78,7 @@ def reconcile_positions(services: Services) -> list[str]:
     from bot.notify.events import position_drift
     from bot.reconcile import reconcile
 
+    book_venue_exits(services)  # an exit that fired at the venue is booked, not reported as drift
     drifts = reconcile(services)
     services.drift = [d.describe() for d in drifts]
     if not drifts:
@@ -161,6 +173,9 @@ def start_background_jobs(services: Services) -> None:
     )
     scheduler.add_job(
         _safe(reconcile_positions, services), "interval", seconds=runtime.reconcile_interval_seconds, id="reconcile"
+    )
+    scheduler.add_job(
+        _safe(book_venue_exits, services), "interval", seconds=runtime.venue_exit_check_seconds, id="venue_exits"
     )
     from bot.snapshots import snapshot_job
 

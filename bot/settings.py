@@ -189,6 +189,9 @@ class RuntimeSettings(BaseModel):
     reconcile_interval_seconds: int = Field(
         900, ge=60, description="How often slot positions are compared with the broker's positions."
     )
+    venue_exit_check_seconds: int = Field(
+        60, ge=10, description="How often protective exits that fired at the venue (Alpaca) are booked into the slots."
+    )
     risk_free_rate: float = Field(0.0, ge=0, lt=1, description="Annual risk-free rate for Sharpe/Sortino (0.04 = 4 %).")
     cooldown_seconds: float = Field(0.0, ge=0, description="Block a slot's entries this long after it exits (0 = off).")
 

@@ -55,7 +55,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
@@ -69,7 +69,16 @@ from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.requests import StockLatestTradeRequest
 from alpaca.trading.client import TradingClient
 
-from bot.brokers.base import Account, CashFlow, FillReport, Instrument, OrderRequest, OrderUpdate, decimal_or_none
+from bot.brokers.base import (
+    Account,
+    CashFlow,
+    FillReport,
+    Instrument,
+    OrderRequest,
+    OrderUpdate,
+    VenueExit,
+    decimal_or_none,
+)
 from bot.domain import OrderState, Side, format_decimal
 from bot.errors import BotError, BrokerRejected, ConfigError, TemporaryError
 from bot.settings import Settings
@@ -107,6 +116,10 @@ _STATES = {
     "rejected": OrderState.REJECTED,
 }
 _EXIT_TYPES = {"stop", "stop_limit", "limit", "trailing_stop"}
+#: What each exit order type is, as written in the Note and the Orders tab.
+_EXIT_KINDS = {"stop": "stop loss", "stop_limit": "stop loss", "limit": "take profit", "trailing_stop": "trailing stop"}
+#: Orders one ``venue_exits`` listing reads (Alpaca's maximum page).
+EXIT_LIST_LIMIT = 500
 #: Account activities per page (Alpaca's maximum) and the most pages one history read follows.
 ACTIVITY_PAGE_SIZE = 100
 MAX_ACTIVITY_PAGES = 1000
@@ -818,6 +831,49 @@ class AlpacaBroker:
                     break
                 time.sleep(self._poll)
 
+    def venue_exits(self, symbol: str, client_order_ids: Sequence[str], since: datetime) -> list[VenueExit]:
+        """The protective exits of the bot's entries ``client_order_ids`` on ``symbol`` that Alpaca executed.
+
+        One ``GET /v2/orders?status=all&nested=true`` for ``symbol`` (orders submitted after ``since``, UTC,
+        newest first, at most 500): the stop-loss/take-profit legs of each entry's bracket or OTO order (the
+        entry itself, or the opening order of a split reversal) and its trailing stop. An exit is returned
+        once it is final (filled, or cancelled/expired after a partial fill) with ``filled_qty`` > 0; legs
+        still open or cancelled unfilled are not.
+
+        Raises:
+            TemporaryError / ConfigError: see the module doc.
+        """
+        owners: dict[str, str] = {}
+        for client_order_id in client_order_ids:
+            venue_id = _venue_id(client_order_id)
+            for suffix in ("", "-o", "-t"):
+                owners[venue_id + suffix] = client_order_id
+        params = {
+            "status": "all",
+            "symbols": symbol,
+            "nested": "true",
+            "after": _rfc3339(since - timedelta(seconds=1)),
+            "direction": "desc",
+            "limit": EXIT_LIST_LIMIT,
+        }
+        orders = self._call(self._client.get, "/orders", params) or []
+        if len(orders) >= EXIT_LIST_LIMIT:
+            log.warning("alpaca: %s has %d orders since %s; older exits not read", symbol, len(orders), since)
+        exits: list[VenueExit] = []
+        for order in orders:
+            entry = owners.get(str(order.get("client_order_id", "")))
+            if entry is None:
+                continue
+            if str(order.get("client_order_id", "")).endswith("-t"):
+                candidates = [order]
+            else:
+                candidates = list(order.get("legs") or [])
+            for leg in candidates:
+                found = _executed_exit(leg, entry)
+                if found is not None:
+                    exits.append(found)
+        return sorted(exits, key=lambda e: e.filled_at)
+
     # -- venue reads -------------------------------------------------------------------------------------------
 
     def _by_client_id(self, venue_id: str) -> dict[str, Any] | None:
@@ -932,6 +988,26 @@ def _available(position: dict[str, Any]) -> Decimal:
 def _avg(fills: tuple[FillReport, ...]) -> Decimal | None:
     qty = sum((f.qty for f in fills), start=ZERO)
     return sum((f.qty * f.price for f in fills), start=ZERO) / qty if qty else None
+
+
+def _executed_exit(order: dict[str, Any], entry_client_order_id: str) -> VenueExit | None:
+    """A final exit order with a fill as a :class:`VenueExit`; None for anything else (open, unfilled, not an exit)."""
+    kind = _EXIT_KINDS.get(str(order.get("type") or order.get("order_type") or ""))
+    state = _STATES.get(str(order.get("status")), OrderState.SUBMITTED)
+    qty = decimal_or_none(order.get("filled_qty")) or ZERO
+    price = decimal_or_none(order.get("filled_avg_price"))
+    filled_at = _parse_time(order.get("filled_at")) or _parse_time(order.get("updated_at"))
+    if kind is None or not state.is_final or qty <= 0 or price is None or filled_at is None:
+        return None
+    return VenueExit(
+        exit_id=str(order["id"]),
+        entry_client_order_id=entry_client_order_id,
+        kind=kind,
+        side=Side.SELL if order.get("side") == "sell" else Side.BUY,
+        qty=qty,
+        price=price,
+        filled_at=filled_at,
+    )
 
 
 def _found_or_none(read: Callable[[str], Any], key: str) -> dict[str, Any] | None:

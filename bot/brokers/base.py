@@ -66,6 +66,25 @@ class FillReport:
 
 
 @dataclass(frozen=True)
+class VenueExit:
+    """A protective exit the venue executed on its own (a stop-loss, take-profit or trailing-stop order
+    the bot placed with an entry), once it is final with a fill.
+
+    ``exit_id``: the venue's id of the exit order (unique); ``entry_client_order_id``: the bot's id of the
+    entry it protected; ``kind``: ``stop loss``, ``take profit`` or ``trailing stop``; ``qty`` > 0 base
+    units filled at the average ``price`` (quote currency) by ``filled_at`` (UTC).
+    """
+
+    exit_id: str
+    entry_client_order_id: str
+    kind: str
+    side: Side
+    qty: Decimal
+    price: Decimal
+    filled_at: datetime
+
+
+@dataclass(frozen=True)
 class OrderUpdate:
     """The venue's view of an order: state, cumulative fill and the fills known so far."""
 

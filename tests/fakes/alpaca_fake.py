@@ -649,9 +649,13 @@ class AlpacaFake(LoopbackFake):
         status = query.get("status", "open")
         symbols = set(filter(None, query.get("symbols", "").split(",")))
         nested = query.get("nested") == "true"
+        after = _query_time(query["after"]) if query.get("after") else None
+        newest_first = query.get("direction", "desc") == "desc"
         out = []
-        for order in sorted(self._orders.values(), key=lambda o: o.created_at, reverse=True):
+        for order in sorted(self._orders.values(), key=lambda o: o.created_at, reverse=newest_first):
             if symbols and order.symbol not in symbols:
+                continue
+            if after is not None and order.created_at <= after:  # Alpaca: submitted after ``after``
                 continue
             if nested and order.parent is not None:
                 continue
