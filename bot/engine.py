@@ -950,7 +950,7 @@ class Engine:
         since = utc_now() - timedelta(days=EXIT_LOOKBACK_DAYS)
         with self.store.read_session() as s:
             record = self.store.slot(s, key, create=False)
-            if record is None or not record.qty or record.broker != broker.name:
+            if record is None or record.broker != broker.name:
                 return 0
             entries = [
                 (o.client_order_id, o.created_at)

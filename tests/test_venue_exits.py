@@ -75,7 +75,8 @@ def test_venue_exits_returns_only_executed_exits_of_the_given_entries(fake: Alpa
         )
         assert executed.entry_client_order_id == "e1"
         assert broker.venue_exits("AAPL", ["someone-else"], since) == []  # not the bot's entry
-        assert broker.venue_exits("AAPL", ["e1"], utc_now() + timedelta(seconds=5)) == []  # submitted before `since`
+        # orders submitted before `since` (less a day of margin for clock skew) are not read
+        assert broker.venue_exits("AAPL", ["e1"], utc_now() + timedelta(days=2)) == []
 
         trailing = OrderRequest(
             client_order_id="e2", symbol="AAPL", side=Side.BUY, qty=Decimal(4), trailing_pct=Decimal(3)
@@ -144,7 +145,11 @@ def test_the_job_books_a_fired_stop_into_the_row_once(bot: Services, fake: Alpac
         [fill] = s.scalars(select(FillRecord).where(FillRecord.order_id == exit_order.id)).all()
     assert (exit_order.side, exit_order.qty, exit_order.state) == ("sell", Decimal(10), "filled")
     assert (fill.qty, fill.price, fill.realised_pnl) == (Decimal(10), Decimal(95), Decimal(-50))
-    assert book_venue_exits(bot) == 0  # idempotent
+    assert book_venue_exits(bot) == 0  # idempotent: the job skips flat rows, and asked directly ...
+    with bot.engine.symbol_lock("AAPL"):
+        assert bot.engine._book_venue_exits(KEY, bot.brokers.get("alpaca")) == 0  # ... the exit is known
+    with bot.store.read_session() as s:
+        assert len(s.scalars(select(FillRecord)).all()) == 2  # the entry's fill and the stop's, once each
     assert reconcile_positions(bot) == []  # booked, so no drift to report
 
 
@@ -176,3 +181,17 @@ def test_a_close_is_refused_when_the_exits_cannot_be_read(bot: Services, fake: A
     assert reply.body["order_status"] == "FAILED"
     assert "protective exits at alpaca could not be read" in reply.body["reason"]
     assert fake.order_posts == posts and fake.position("AAPL") == 10
+
+
+def test_the_stop_of_a_reversals_opening_order_is_booked(bot: Services, fake: AlpacaFake) -> None:
+    """A reversal is split at Alpaca; the protective exits ride on its opening order (``<id>-o``)."""
+    _alert(bot, "buy")
+    _alert(bot, "sell")  # long 10 → short 10: the long's own exits are cancelled, the short gets a buy stop
+    assert fake.position("AAPL") == -10 and bot.engine.read_slot(KEY).qty == -10
+    fake.set_price("AAPL", "106")
+    fake.trigger(_leg(fake, "stop")["id"])
+    assert book_venue_exits(bot) == 1
+    assert bot.engine.read_slot(KEY).qty == 0 and fake.position("AAPL") == 0
+    with bot.store.read_session() as s:
+        [booked] = s.scalars(select(OrderRecord).where(OrderRecord.purpose == "exit")).all()
+    assert (booked.side, booked.qty, booked.filled_avg_price) == ("buy", Decimal(10), Decimal(106))

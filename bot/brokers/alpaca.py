@@ -834,11 +834,11 @@ class AlpacaBroker:
     def venue_exits(self, symbol: str, client_order_ids: Sequence[str], since: datetime) -> list[VenueExit]:
         """The protective exits of the bot's entries ``client_order_ids`` on ``symbol`` that Alpaca executed.
 
-        One ``GET /v2/orders?status=all&nested=true`` for ``symbol`` (orders submitted after ``since``, UTC,
-        newest first, at most 500): the stop-loss/take-profit legs of each entry's bracket or OTO order (the
+        One ``GET /v2/orders?status=all&nested=true`` for ``symbol`` (orders submitted after ``since`` less a
+        day, UTC, newest first, at most 500): the stop-loss/take-profit legs of each entry's bracket or OTO order (the
         entry itself, or the opening order of a split reversal) and its trailing stop. An exit is returned
         once it is final (filled, or cancelled/expired after a partial fill) with ``filled_qty`` > 0; legs
-        still open or cancelled unfilled are not.
+        still open, cancelled unfilled or replaced (re-priced) are not.
 
         Raises:
             TemporaryError / ConfigError: see the module doc.
@@ -852,7 +852,8 @@ class AlpacaBroker:
             "status": "all",
             "symbols": symbol,
             "nested": "true",
-            "after": _rfc3339(since - timedelta(seconds=1)),
+            # Alpaca filters by its own submission time: a day of margin for a host clock that runs fast
+            "after": _rfc3339(since - timedelta(days=1)),
             "direction": "desc",
             "limit": EXIT_LIST_LIMIT,
         }
@@ -998,6 +999,8 @@ def _executed_exit(order: dict[str, Any], entry_client_order_id: str) -> VenueEx
     price = decimal_or_none(order.get("filled_avg_price"))
     filled_at = _parse_time(order.get("filled_at")) or _parse_time(order.get("updated_at"))
     if kind is None or not state.is_final or qty <= 0 or price is None or filled_at is None:
+        return None
+    if order.get("status") == "replaced":  # re-priced: its fills, if any, are carried by the replacement
         return None
     return VenueExit(
         exit_id=str(order["id"]),
