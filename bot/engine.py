@@ -494,6 +494,9 @@ class Engine:
             trailing_pct=row.trailing_pct if decision.open_side else None,
             extended_hours=row.extended_hours,
             fill_time=signal.fired_at if replay else None,
+            exits_of=tuple(cid for cid, _ in self._exit_entries(signal.key, broker.name))
+            if decision.close_qty and getattr(broker, "venue_exits", None) is not None
+            else (),
         )
         order_values = {
             "client_order_id": client_order_id,
@@ -935,6 +938,25 @@ class Engine:
                 log.warning("protective exits of %s at %s not read: %s", key, broker_name, exc)
         return booked
 
+    def _exit_entries(self, key: SlotKey, broker_name: str) -> list[tuple[str, datetime]]:
+        """``(client_order_id, created_at)`` of slot ``key``'s filled entry/reversal orders at ``broker_name``
+        in the last :data:`EXIT_LOOKBACK_DAYS` days: the orders whose protective exits may still be at the venue."""
+        since = utc_now() - timedelta(days=EXIT_LOOKBACK_DAYS)
+        with self.store.read_session() as s:
+            return [
+                (o.client_order_id, o.created_at)
+                for o in s.scalars(
+                    select(OrderRecord).where(
+                        OrderRecord.symbol == key.symbol,
+                        OrderRecord.timeframe == key.timeframe,
+                        OrderRecord.broker == broker_name,
+                        OrderRecord.purpose.in_(("entry", "reversal")),
+                        OrderRecord.created_at >= since,
+                    )
+                )
+                if o.filled_qty > 0
+            ]
+
     def _book_venue_exits(self, key: SlotKey, broker: Broker) -> int:
         """Book the exits ``broker`` executed for slot ``key``'s entries (caller holds the symbol lock).
 
@@ -947,24 +969,11 @@ class Engine:
         Raises:
             TemporaryError / ConfigError: the venue could not be read (nothing booked).
         """
-        since = utc_now() - timedelta(days=EXIT_LOOKBACK_DAYS)
         with self.store.read_session() as s:
             record = self.store.slot(s, key, create=False)
             if record is None or record.broker != broker.name:
                 return 0
-            entries = [
-                (o.client_order_id, o.created_at)
-                for o in s.scalars(
-                    select(OrderRecord).where(
-                        OrderRecord.symbol == key.symbol,
-                        OrderRecord.timeframe == key.timeframe,
-                        OrderRecord.broker == broker.name,
-                        OrderRecord.purpose.in_(("entry", "reversal")),
-                        OrderRecord.created_at >= since,
-                    )
-                )
-                if o.filled_qty > 0
-            ]
+        entries = self._exit_entries(key, broker.name)
         if not entries:
             return 0
         exits = broker.venue_exits(  # type: ignore[attr-defined]

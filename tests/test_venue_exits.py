@@ -195,3 +195,32 @@ def test_the_stop_of_a_reversals_opening_order_is_booked(bot: Services, fake: Al
     with bot.store.read_session() as s:
         [booked] = s.scalars(select(OrderRecord).where(OrderRecord.purpose == "exit")).all()
     assert (booked.side, booked.qty, booked.filled_avg_price) == ("buy", Decimal(10), Decimal(106))
+
+
+def test_closing_a_row_cancels_its_own_exits_even_when_shares_are_free(tmp_path: Path, fake: AlpacaFake) -> None:
+    """Two rows long AAPL, only 1D with a stop: closing 1D must take its stop away, or the stop would
+    later sell the 1H row's shares (Alpaca has the shares free, so nothing forced the cancel before)."""
+    workbook = LocalWorkbook(tmp_path / "workbook.db")
+    workbook.ensure_tabs(all_specs())
+    row = {"symbol": "AAPL", "position_size": "10", "active": "TRUE", "size_type": "qty"}
+    workbook.replace_rows("Config", [{**row, "Time Frame": "1D", "stop_loss_pct": "5"}, {**row, "Time Frame": "1h"}])
+    settings = alpaca_settings(
+        fake, bot_data_dir=tmp_path, bot_broker="alpaca", webhook_secret=SECRET, bot_api_token="token-value"
+    )
+    brokers: dict[str, Callable[[], Broker]] = {"alpaca": lambda: AlpacaBroker(settings, timeout=1.0)}
+    services = build_services(settings, workbook=workbook, brokers=brokers, seed_examples=False)
+    try:
+        for timeframe in ("D", "60"):
+            body = f'{{"secret": "{SECRET}", "action": "buy", "symbol": "AAPL", "timeframe": "{timeframe}"}}'
+            assert services.engine.handle(body.encode()).http_status == 200
+            OrderTracker(services.engine).poll_once()
+        assert fake.position("AAPL") == 20
+        assert [o["type"] for o in fake.orders() if o["status"] in ("new", "held")] == ["stop"]
+        close = f'{{"secret": "{SECRET}", "action": "close", "symbol": "AAPL", "timeframe": "D", "price": 100}}'
+        reply = services.engine.handle(close.encode())
+        assert "cancelled 1 protective exit order" in reply.body["reason"]
+        OrderTracker(services.engine).poll_once()
+        assert [o for o in fake.orders() if o["status"] in ("new", "held")] == []  # no stop left behind
+        assert fake.position("AAPL") == 10 == services.engine.read_slot(SlotKey("AAPL", "1h")).qty
+    finally:
+        services.close()

@@ -792,7 +792,12 @@ class AlpacaBroker:
             plan.note(f"protective exit not placed: {exc}")
 
     def _free_shares(self, plan: _Plan, side: Side, qty: Decimal) -> None:
-        """Cancel this bot's exit orders holding shares an order that reduces the position needs."""
+        """Cancel this bot's exit orders holding shares an order that reduces the position needs.
+
+        The exits of the closing row's own entries (``request.exits_of``) are always cancelled: they
+        protect shares this order sells, and left behind they would later sell another row's shares.
+        Other exits on the symbol are cancelled only when the shares are not free otherwise.
+        """
         position = self._position(plan.request.symbol)
         if position is None:
             return
@@ -800,7 +805,11 @@ class AlpacaBroker:
         reduces = (held_qty > 0 and side is Side.SELL) or (held_qty < 0 and side is Side.BUY)
         if not reduces:
             return
-        if _available(position) >= min(qty, abs(held_qty)):
+        own = {
+            _venue_id(cid) + suffix for cid in plan.request.exits_of for suffix in ("", "-o", "-t")
+        }
+        enough = _available(position) >= min(qty, abs(held_qty))
+        if enough and not own:
             return
         orders = self._call(
             self._client.get,
@@ -812,6 +821,9 @@ class AlpacaBroker:
             candidates = list(order.get("legs") or [])
             if str(order.get("client_order_id", "")).endswith("-t"):
                 candidates.append(order)
+            mine = str(order.get("client_order_id", "")) in own
+            if enough and not mine:
+                continue
             for leg in candidates:
                 if leg.get("side") != side.value or leg.get("type") not in _EXIT_TYPES:
                     continue

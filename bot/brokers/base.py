@@ -38,6 +38,8 @@ class OrderRequest:
 
     ``ref_price`` is the signal price (the paper broker fills at it; extended-hours limit price);
     ``fill_time`` is the paper fill time on replays. Protective exits are percentages of the fill.
+    ``exits_of``: the bot's ids of the row's entries whose protective exits at the venue this order
+    cancels first (set on orders that close the row: those exits protect shares it is selling).
     """
 
     client_order_id: str
@@ -52,6 +54,7 @@ class OrderRequest:
     trailing_pct: Decimal | None = None
     extended_hours: bool = False
     fill_time: datetime | None = None
+    exits_of: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
