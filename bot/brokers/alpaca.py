@@ -1010,7 +1010,7 @@ def _executed_exit(order: dict[str, Any], entry_client_order_id: str) -> VenueEx
     qty = decimal_or_none(order.get("filled_qty")) or ZERO
     price = decimal_or_none(order.get("filled_avg_price"))
     filled_at = _parse_time(order.get("filled_at")) or _parse_time(order.get("updated_at"))
-    if kind is None or not state.is_final or qty <= 0 or price is None or filled_at is None:
+    if kind is None or not state.is_final or qty <= 0 or price is None or filled_at is None or not order.get("id"):
         return None
     if order.get("status") == "replaced":  # re-priced: its fills, if any, are carried by the replacement
         return None
