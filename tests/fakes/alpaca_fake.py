@@ -41,12 +41,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler
+from email.message import Message
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
-from .base import LoopbackFake
+from .base import LoopbackFake, Reply, handler_class, json_reply
 
 UTC = timezone.utc
 NEW_YORK = ZoneInfo("America/New_York")
@@ -170,7 +170,7 @@ class AlpacaFake(LoopbackFake):
         self._failures: list[tuple[str, str, int, int | None, str]] = []
         self._hangs: list[tuple[str, str, float]] = []
         self._lock = threading.RLock()
-        super().__init__(self._handler_class(), name="alpaca-fake", poll_interval=0.02)
+        super().__init__(handler_class(self._serve), name="alpaca-fake", poll_interval=0.02)
         for symbol in ("AAPL", "MSFT", "SPY"):
             self.add_asset(symbol)
 
@@ -868,30 +868,5 @@ class AlpacaFake(LoopbackFake):
             "attributes": ["fractional_eh_enabled", "has_options"],
         }
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # one segment per answer: no 40 ms delayed-ACK stalls
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                status, payload = fake._handle(self.command, self.path, self.headers, raw)
-                data = b"" if payload is None else json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json; charset=UTF-8")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:  # the client gave up (timeout test)
-                    pass
-
-            do_GET = do_POST = do_PATCH = do_DELETE = _serve
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        return Handler
+    def _serve(self, method: str, path: str, headers: Message, raw: bytes) -> Reply:
+        return json_reply(*self._handle(method, path, headers, raw))

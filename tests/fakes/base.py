@@ -1,7 +1,9 @@
 """Lifecycle shared by the loopback fakes: an HTTP server on ``127.0.0.1`` (random port) in a thread.
 
 A fake subclasses :class:`LoopbackFake`, sets up its own state, then calls
-``super().__init__(handler, name=...)`` with its request handler class. Start it with
+``super().__init__(handler_class(self._serve), name=...)``: :func:`handler_class` reads each request
+and writes the reply its ``_serve(method, path, headers, body) -> (status, headers, body)`` returns
+(:func:`json_reply` builds a JSON one). Start it with
 :meth:`LoopbackFake.start` (or ``with Fake() as fake:``) and stop it with :meth:`LoopbackFake.stop`,
 which also sets :attr:`LoopbackFake._stopping` so that requests waiting on it (injected hangs and
 delays) are released at once.
@@ -9,11 +11,58 @@ delays) are released at once.
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Callable
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TypeVar
+from typing import Any, TypeVar
 
 _Fake = TypeVar("_Fake", bound="LoopbackFake")
+
+#: What a fake answers: ``(status, headers, body)``; ``Content-Length`` is added.
+Reply = tuple[int, dict[str, str], bytes]
+#: A fake's request entry point: ``(method, path with query, request headers, body) -> Reply``.
+Serve = Callable[[str, str, Message, bytes], Reply]
+
+
+def json_reply(status: int, payload: Any, content_type: str = "application/json; charset=UTF-8") -> Reply:
+    """``payload`` as a JSON reply; ``None`` gives an empty body."""
+    body = b"" if payload is None else json.dumps(payload).encode()
+    return status, {"Content-Type": content_type}, body
+
+
+def handler_class(serve: Serve) -> type[BaseHTTPRequestHandler]:
+    """A keep-alive HTTP/1.1 handler that hands every GET/POST/PUT/PATCH/DELETE to ``serve``.
+
+    Nagle is off (one segment per answer: no 40 ms delayed-ACK stalls); a client that gave up before
+    the answer (timeout tests) is ignored; nothing is logged.
+    """
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            status, headers, data = serve(self.command, self.path, self.headers, raw)
+            try:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:  # the client gave up (timeout test)
+                pass
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    return Handler
 
 
 class _Server(ThreadingHTTPServer):

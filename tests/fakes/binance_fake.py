@@ -36,18 +36,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler
+from email.message import Message
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .base import LoopbackFake
+from .base import LoopbackFake, Reply, handler_class, json_reply
 
 ZERO = Decimal(0)
 _OPEN = {"NEW", "PARTIALLY_FILLED"}
@@ -158,7 +157,7 @@ class BinanceFake(LoopbackFake):
         self._hangs: list[tuple[str, str, float]] = []
         self._next_id = 1000
         self._lock = threading.RLock()
-        super().__init__(self._handler_class(), name="binance-fake", poll_interval=0.02)
+        super().__init__(handler_class(self._serve), name="binance-fake", poll_interval=0.02)
         self.add_symbol("BTCUSDT", "BTC", step="0.00001", min_qty="0.00001", min_notional="5")
         self.add_symbol("ETHUSDT", "ETH", step="0.0001", min_qty="0.0001", min_notional="5")
         self.add_symbol("BNBUSDT", "BNB", step="0.001", min_qty="0.001", min_notional="5")
@@ -937,35 +936,14 @@ class BinanceFake(LoopbackFake):
             "symbols": symbols,
         }
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # one segment per answer: no 40 ms delayed-ACK stalls
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                status, payload = fake._handle(self.command, self.path, self.headers, raw)
-                html = isinstance(payload, _Html)
-                data = payload.text.encode() if html else json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "text/html" if html else "application/json;charset=UTF-8")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.send_header("X-MBX-USED-WEIGHT-1M", "1")
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:  # the client gave up (timeout test)
-                    pass
-
-            do_GET = do_POST = do_DELETE = do_PUT = _serve
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        return Handler
+    def _serve(self, method: str, path: str, headers: Message, raw: bytes) -> Reply:
+        status, payload = self._handle(method, path, headers, raw)
+        if isinstance(payload, _Html):
+            reply = status, {"Content-Type": "text/html"}, payload.text.encode()
+        else:
+            reply = json_reply(status, payload, "application/json;charset=UTF-8")
+        reply[1]["X-MBX-USED-WEIGHT-1M"] = "1"
+        return reply
 
 
 _PUBLIC = {"ping", "exchangeInfo", "price", "time"}

@@ -17,11 +17,11 @@ import json
 import secrets
 import threading
 import time
-from http.server import BaseHTTPRequestHandler
+from email.message import Message
 from typing import Any
 from urllib.parse import parse_qs
 
-from .base import LoopbackFake
+from .base import LoopbackFake, Reply, handler_class, json_reply
 
 _WEB_ERRORS = {429: "ratelimited", 500: "fatal_error", 502: "fatal_error", 503: "service_unavailable"}
 _HOOK_ERRORS = {400: "invalid_payload", 403: "invalid_token", 404: "no_service", 410: "channel_is_archived",
@@ -54,7 +54,7 @@ class SlackFake(LoopbackFake):
         self.retry_after = 1
         self._failures: list[int] = []
         self._lock = threading.Lock()
-        super().__init__(self._handler_class(), name="slack-fake")
+        super().__init__(handler_class(self._serve), name="slack-fake")
 
     @property
     def api_base_url(self) -> str:
@@ -158,30 +158,9 @@ class SlackFake(LoopbackFake):
             self.webhook_posts.append({**payload, "_n": self.requests})
         return 200, text_headers, b"ok"
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if self.path.startswith("/api/chat.postMessage"):
-                    status, headers, data = fake._post_message(self.headers, raw)
-                elif self.path.startswith("/services/"):
-                    status, headers, data = fake._webhook(self.path, raw)
-                else:
-                    status, headers = 404, {"Content-Type": "application/json; charset=utf-8"}
-                    data = json.dumps({"ok": False, "error": "unknown_method"}).encode()
-                try:
-                    self.send_response(status)
-                    for name, value in headers.items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:  # the client gave up (timeout test)
-                    pass
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        return Handler
+    def _serve(self, method: str, path: str, headers: Message, raw: bytes) -> Reply:
+        if method == "POST" and path.startswith("/api/chat.postMessage"):
+            return self._post_message(headers, raw)
+        if method == "POST" and path.startswith("/services/"):
+            return self._webhook(path, raw)
+        return json_reply(404, {"ok": False, "error": "unknown_method"}, "application/json; charset=utf-8")

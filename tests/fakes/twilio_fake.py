@@ -12,16 +12,15 @@ Fault injection: :meth:`TwilioFake.fail_next` answers the next requests with giv
 from __future__ import annotations
 
 import base64
-import json
 import re
 import secrets
 import threading
+from email.message import Message
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
-from .base import LoopbackFake
+from .base import LoopbackFake, Reply, handler_class, json_reply
 
 _MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC[0-9a-fA-F]{32})/Messages\.json$")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -54,7 +53,7 @@ class TwilioFake(LoopbackFake):
         self.hang_seconds = 0.0
         self._failures: list[int] = []
         self._lock = threading.Lock()
-        super().__init__(self._handler_class(), name="twilio-fake")
+        super().__init__(handler_class(self._serve), name="twilio-fake")
 
     @property
     def base_url(self) -> str:
@@ -152,24 +151,5 @@ class TwilioFake(LoopbackFake):
             "status": status,
         }
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status, payload = fake._handle(self.path, self.headers, raw)
-                data = json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json; charset=utf-8")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:  # the client gave up (timeout test)
-                    pass
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        return Handler
+    def _serve(self, method: str, path: str, headers: Message, raw: bytes) -> Reply:
+        return json_reply(*self._handle(path, headers, raw), "application/json; charset=utf-8")
