@@ -167,7 +167,8 @@ def test_credentials_problems_are_clear_errors(shared_fake: SheetsFake, tmp_path
     assert "private_key" in str(attempt(google_credentials_json=lacking))
     assert attempt(google_sheet_id="").field == "GOOGLE_SHEET_ID"
     assert attempt(google_sheet_id="https://example.com/x/y").field == "GOOGLE_SHEET_ID"
-    broken = dict(key_info, private_key="-----BEGIN PRIVATE KEY-----\nAAAASECRETBITS\n-----END PRIVATE KEY-----\n")
+    armour = key_info["private_key"].strip().splitlines()  # the generated key's BEGIN/END lines
+    broken = dict(key_info, private_key=f"{armour[0]}\nAAAASECRETBITS\n{armour[-1]}\n")  # a body that is no key
     message = str(attempt(google_credentials_json=json.dumps(broken)))
     assert "cannot be used" in message and "SECRETBITS" not in message  # never echoes the key
 
