@@ -54,6 +54,7 @@ from google.auth import exceptions as auth_exceptions
 from google.oauth2 import service_account
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
+from gspread.utils import rowcol_to_a1
 
 from bot.domain import RowStatus, safe_cell
 from bot.errors import BotError, ConfigError, TemporaryError
@@ -367,12 +368,7 @@ class _TabPlan:
 
 def _col_letters(index: int) -> str:
     """0-based column index → A1 letters (0 → A, 26 → AA)."""
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
+    return rowcol_to_a1(1, index + 1)[:-1]  # gspread's A1 notation of row 1, without the row
 
 
 def _header_out(name: str) -> str:

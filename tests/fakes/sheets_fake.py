@@ -46,7 +46,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
+from email.message import Message
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -57,9 +57,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from google.auth.transport.requests import AuthorizedSession
 from google.auth.transport.requests import Request as GoogleAuthRequest
 from gspread.http_client import HTTPClient
-from gspread.utils import convert_credentials
+from gspread.utils import convert_credentials, rowcol_to_a1
 
-from .base import LoopbackFake
+from .base import LoopbackFake, Reply, handler_class, json_reply
 
 GOOGLE_ROOT = "https://sheets.googleapis.com"
 #: The ``aud`` google-auth puts in service-account assertions, whatever the key's token_uri.
@@ -271,12 +271,7 @@ def col_index(letters: str) -> int:
 
 def col_letters(index: int) -> str:
     """0 → A, 26 → AA."""
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
+    return rowcol_to_a1(1, index + 1)[:-1]  # gspread's A1 notation of row 1, without the row
 
 
 def _title_text(title: str) -> str:
@@ -404,7 +399,7 @@ class SheetsFake(LoopbackFake):
         self._token_faults: list[int] = []
         self._user_calls: dict[str, list[float]] = {}
         self._lock = threading.RLock()
-        super().__init__(self._handler_class(), name="sheets-fake")
+        super().__init__(handler_class(self._serve), name="sheets-fake")
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -620,39 +615,8 @@ class SheetsFake(LoopbackFake):
 
     # ---- HTTP ------------------------------------------------------------------------------
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _answer(self, status: int, body: Any) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _dispatch(self, method: str) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                status, body = fake._handle(method, self.path, dict(self.headers), raw)
-                self._answer(status, body)
-
-            def do_GET(self) -> None:
-                self._dispatch("GET")
-
-            def do_POST(self) -> None:
-                self._dispatch("POST")
-
-            def do_PUT(self) -> None:
-                self._dispatch("PUT")
-
-        return Handler
+    def _serve(self, method: str, path: str, headers: Message, raw: bytes) -> Reply:
+        return json_reply(*self._handle(method, path, dict(headers), raw))
 
     def _handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
         parts = urlsplit(path)
