@@ -407,12 +407,13 @@ class Engine:
             return Reply(409, {"error": "replay is accepted only by the paper broker"}), False
 
         slot = self.read_slot(signal.key)
-        exits_unread = ""
+        exits_unread, exit_entries = "", []
         if slot.qty and getattr(broker, "venue_exits", None) is not None:
             # a stop or take-profit that fired at the venue must reach the slot before the next order
             # sizes against it: otherwise a close would sell the shares a second time (opening a short)
+            exit_entries = self._exit_entries(signal.key, broker.name)
             try:
-                if self._book_venue_exits(signal.key, broker):
+                if self._book_venue_exits(signal.key, broker, exit_entries):
                     slot = self.read_slot(signal.key)
             except (BrokerRejected, TemporaryError, ConfigError) as exc:
                 exits_unread = f"protective exits at {broker.name} could not be read ({exc})"
@@ -494,9 +495,7 @@ class Engine:
             trailing_pct=row.trailing_pct if decision.open_side else None,
             extended_hours=row.extended_hours,
             fill_time=signal.fired_at if replay else None,
-            exits_of=tuple(cid for cid, _ in self._exit_entries(signal.key, broker.name))
-            if decision.close_qty and getattr(broker, "venue_exits", None) is not None
-            else (),
+            exits_of=tuple(cid for cid, _ in exit_entries) if decision.close_qty else (),
         )
         order_values = {
             "client_order_id": client_order_id,
@@ -933,7 +932,7 @@ class Engine:
                 continue
             try:
                 with self.symbol_lock(key.symbol):
-                    booked += self._book_venue_exits(key, broker)
+                    booked += self._book_venue_exits(key, broker, self._exit_entries(key, broker_name))
             except BotError as exc:
                 log.warning("protective exits of %s at %s not read: %s", key, broker_name, exc)
         return booked
@@ -957,11 +956,9 @@ class Engine:
                 if o.filled_qty > 0
             ]
 
-    def _book_venue_exits(self, key: SlotKey, broker: Broker) -> int:
-        """Book the exits ``broker`` executed for slot ``key``'s entries (caller holds the symbol lock).
-
-        Entries: the slot's filled ``entry``/``reversal`` orders of the last :data:`EXIT_LOOKBACK_DAYS` days
-        (Alpaca cancels good-till-cancelled orders after 90 days). Each executed exit becomes one ``exit``
+    def _book_venue_exits(self, key: SlotKey, broker: Broker, entries: list[tuple[str, datetime]]) -> int:
+        """Book the exits ``broker`` executed for slot ``key``'s ``entries`` (from :meth:`_exit_entries`;
+        the caller holds the symbol lock). Each executed exit becomes one ``exit``
         order, state filled, with one fill (the venue's exit order id as fill id) that moves the slot, in one
         transaction; the Config row, Orders and Trades follow as for any fill, and ``order_filled`` is sent.
         Idempotent: an exit already booked (order ``x-<venue id>``) is skipped. Returns how many were booked.
@@ -969,11 +966,6 @@ class Engine:
         Raises:
             TemporaryError / ConfigError: the venue could not be read (nothing booked).
         """
-        with self.store.read_session() as s:
-            record = self.store.slot(s, key, create=False)
-            if record is None or record.broker != broker.name:
-                return 0
-        entries = self._exit_entries(key, broker.name)
         if not entries:
             return 0
         exits = broker.venue_exits(  # type: ignore[attr-defined]

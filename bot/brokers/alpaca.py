@@ -805,9 +805,7 @@ class AlpacaBroker:
         reduces = (held_qty > 0 and side is Side.SELL) or (held_qty < 0 and side is Side.BUY)
         if not reduces:
             return
-        own = {
-            _venue_id(cid) + suffix for cid in plan.request.exits_of for suffix in ("", "-o", "-t")
-        }
+        own = _exit_owners(plan.request.exits_of)
         enough = _available(position) >= min(qty, abs(held_qty))
         if enough and not own:
             return
@@ -855,11 +853,7 @@ class AlpacaBroker:
         Raises:
             TemporaryError / ConfigError: see the module doc.
         """
-        owners: dict[str, str] = {}
-        for client_order_id in client_order_ids:
-            venue_id = _venue_id(client_order_id)
-            for suffix in ("", "-o", "-t"):
-                owners[venue_id + suffix] = client_order_id
+        owners = _exit_owners(client_order_ids)
         params = {
             "status": "all",
             "symbols": symbol,
@@ -1001,6 +995,12 @@ def _available(position: dict[str, Any]) -> Decimal:
 def _avg(fills: tuple[FillReport, ...]) -> Decimal | None:
     qty = sum((f.qty for f in fills), start=ZERO)
     return sum((f.qty * f.price for f in fills), start=ZERO) / qty if qty else None
+
+
+def _exit_owners(client_order_ids: Sequence[str]) -> dict[str, str]:
+    """Venue ids of the orders that carry the exits of the bot's entries → the entry's id: the entry itself
+    (bracket/OTO), the opening order of a split reversal (``-o``) and the trailing stop (``-t``)."""
+    return {_venue_id(cid) + suffix: cid for cid in client_order_ids for suffix in ("", "-o", "-t")}
 
 
 def _executed_exit(order: dict[str, Any], entry_client_order_id: str) -> VenueExit | None:
