@@ -29,8 +29,8 @@ import streamlit as st
 from bot import analytics
 from bot import dashboard_data as dd
 from bot.errors import BotError
+from bot.records import Table, WriteBatch
 from bot.settings import Settings, load_settings
-from bot.sheets.base import Table, WriteBatch
 from bot.sheets.schema import TABS, tab_spec
 
 #: Seconds a tab read stays fresh (local file: cheap to re-read; Google: 60 requests/min quota).

@@ -128,7 +128,7 @@ def guarded(render: Callable[[], None]) -> None:
 
 
 def save_batch(batch: Any, problems: Sequence[str], done: str, *, forget: Sequence[str] = ()) -> None:
-    """Write ``batch`` (a :class:`bot.sheets.base.WriteBatch`) to the workbook and rerun with ``done`` shown.
+    """Write ``batch`` (a :class:`bot.records.WriteBatch`) to the workbook and rerun with ``done`` shown.
 
     An empty batch shows the problems (or "Nothing changed."); a refused write shows the error and keeps
     the page's input. On success the widget keys in ``forget`` are cleared.

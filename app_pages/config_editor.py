@@ -19,7 +19,7 @@ from bot.dashboard_data import (
     parse_symbol_list,
 )
 from bot.errors import BotError
-from bot.sheets.base import Table
+from bot.records import Table
 from bot.sheets.schema import tab_spec
 
 SPEC = tab_spec("Config")

@@ -21,7 +21,7 @@ from bot.dashboard_data import (
 )
 from bot.domain import parse_decimal
 from bot.performance import summarise
-from bot.sheets.base import WriteBatch
+from bot.records import WriteBatch
 
 #: Earliest date the manual-trade form accepts (st.date_input defaults to ten years back).
 EARLIEST = date(1970, 1, 1)

@@ -20,8 +20,8 @@ from bot.dashboard_data import (
 )
 from bot.domain import parse_decimal
 from bot.errors import BotError
+from bot.records import WriteBatch
 from bot.settings import parse_runtime_settings
-from bot.sheets.base import WriteBatch
 
 
 def render() -> None:

@@ -3,7 +3,7 @@
 Builds the real services (paper broker, local workbook, SQLite state DB with fsync'd group commits)
 in a temporary data dir, sends 4,000 order-placing alerts over 200 Config rows from 8 threads (each
 thread owns its symbols, as in ``load.py``), and prints the process CPU time per alert for the
-engine (parse, decide, size, journal unit, sheet rows) and then for flushing the outbox to the
+engine (parse, decide, size, commit unit, sheet rows) and then for flushing the outbox to the
 workbook. Compare with ``framework_floor.py`` for the HTTP side.
 
 Run: ``.venv/bin/python bench/engine_cpu.py [--alerts 4000]``
@@ -56,7 +56,7 @@ def main() -> None:
         flush_cpu = time.process_time()
         services.writer.flush()
         flush_cpu = time.process_time() - flush_cpu
-        commits, units = services.store.journal.commits, services.store.journal.units
+        commits, units = services.store.committer.commits, services.store.committer.units
         services.close()
     print(f"alerts: {args.alerts} from {args.threads} threads, replies {statuses}")
     print(f"engine: {cpu / args.alerts * 1000:.3f} ms CPU per alert, {args.alerts / wall:.0f} alerts/s in process")

@@ -1,6 +1,6 @@
 """Position-size calculator (pure, Decimal): the dashboard's Calculator page.
 
-Linear contracts (spot, USD-M futures, stocks) reuse :func:`bot.sizing.qty_for_risk`, the formula
+Linear contracts (spot, USD-M futures, stocks) reuse :func:`bot.trading.sizing.qty_for_risk`, the formula
 the engine sizes ``risk_pct`` rows with, so the page and the bot always agree. Inverse contracts
 (coin-margined futures such as BitMEX XBTUSD or Binance COIN-M ``BTCUSD_PERP``) are priced in
 quote currency but settled in the base coin; their formulas are below.
@@ -29,7 +29,7 @@ from decimal import Decimal, localcontext
 from typing import Literal
 
 from bot.domain import round_down
-from bot.sizing import HUNDRED, SizingError, qty_for_risk
+from bot.trading.sizing import HUNDRED, SizingError, qty_for_risk
 
 __all__ = ["CalculatorError", "SizeResult", "position_size", "stop_from_pct"]
 
@@ -79,7 +79,7 @@ class SizeResult:
 def stop_from_pct(entry: Decimal, stop_pct: Decimal, side: Side) -> Decimal:
     """Stop price ``stop_pct`` percent away from ``entry`` on the losing side.
 
-    Same rule as :func:`bot.sizing.entry_size` for ``risk_pct`` rows: long ``e × (1 − p/100)``,
+    Same rule as :func:`bot.trading.sizing.entry_size` for ``risk_pct`` rows: long ``e × (1 − p/100)``,
     short ``e × (1 + p/100)``.
 
     Raises:

@@ -254,7 +254,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Append or replace a tab's rows from CSV after validating every row; nothing is written on error."""
-    from bot.sheets.base import WriteBatch, clean_record
+    from bot.records import WriteBatch
+    from bot.sheets.base import clean_record
     from bot.sheets.schema import TABS
     from bot.validate import validate_records
 

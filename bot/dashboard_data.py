@@ -1,10 +1,10 @@
 """Data preparation for the Streamlit dashboard: workbook tables in, typed frames and figures out.
 
 The dashboard's pages (``app_pages/``) are UI only; everything they show is computed here, from
-the same workbook tabs the bot writes (:class:`~bot.sheets.base.Table`, all cells text), with the
+the same workbook tabs the bot writes (:class:`~bot.records.Table`, all cells text), with the
 statistics delegated to :mod:`bot.performance` and :mod:`bot.analytics` so a number on a page is
 the number those functions give. Apart from reading a bars CSV file (:func:`read_bars`) nothing
-here does I/O; writes are returned as :class:`~bot.sheets.base.WriteBatch` objects for the
+here does I/O; writes are returned as :class:`~bot.records.WriteBatch` objects for the
 caller to apply.
 
 Conventions:
@@ -38,7 +38,6 @@ import pandas as pd
 
 from bot import analytics
 from bot.analytics import PeriodReturn
-from bot.brokers.base import CashFlow
 from bot.domain import (
     PositionSide,
     format_decimal,
@@ -56,7 +55,8 @@ from bot.performance import (
     trade_from_record,
     trade_records,
 )
-from bot.sheets.base import RowWrite, Table, WriteBatch, clean_record, row_key
+from bot.records import CashFlow, RowWrite, Table, WriteBatch
+from bot.sheets.base import clean_record, row_key
 from bot.sheets.schema import tab_spec
 from bot.snapshots import Snapshot, parse_sheet_time, portfolio_equity, read_cash_flows, read_snapshots
 from bot.validate import validate_records
@@ -471,7 +471,7 @@ def filter_trades(
 def journal_edit_batch(frame: pd.DataFrame, edits: Mapping[int, Mapping[str, Any]]) -> tuple[WriteBatch, list[str]]:
     """Writes for edits of the user-owned Trades columns (setup, tags, notes, screenshot_url, rating).
 
-    Each write is a :class:`~bot.sheets.base.RowWrite` keyed by the row's ``trade_id`` that sets
+    Each write is a :class:`~bot.records.RowWrite` keyed by the row's ``trade_id`` that sets
     only the changed user cells, so bot-owned cells are never written. Rows without a unique
     ``trade_id`` (manual rows typed without one) cannot be addressed and are refused.
 
@@ -929,7 +929,7 @@ def cashflow_record(
 ) -> dict[str, str]:
     """A CashFlows row for a deposit or withdrawal typed in the dashboard (``source`` ``manual``).
 
-    Validated by :class:`bot.brokers.base.CashFlow` (the value object of imported flows) and
+    Validated by :class:`bot.records.CashFlow` (the value object of imported flows) and
     written in the same cell formats as :func:`bot.snapshots.cash_flow_rows`.
 
     Args:
@@ -1456,7 +1456,7 @@ def config_save(base: Table, edits: Mapping[str, Any], current: Table | None = N
 
     Returns:
         :class:`ConfigSave`. Without deletions and with unique keys only the changed user cells
-        are written (:class:`~bot.sheets.base.RowWrite` by the row's original key) and new rows
+        are written (:class:`~bot.records.RowWrite` by the row's original key) and new rows
         appended; otherwise every row is replaced: user cells from the editor, bot cells from
         ``current``.
     """
@@ -1531,7 +1531,7 @@ def copy_settings_batch(
         columns: which settings to copy; only :data:`CONFIG_COPY_COLUMNS` are allowed.
 
     Returns:
-        ``(batch, problems)``: one :class:`~bot.sheets.base.RowWrite` per target (by its key),
+        ``(batch, problems)``: one :class:`~bot.records.RowWrite` per target (by its key),
         setting only the copied user cells; targets with an ambiguous key are refused.
     """
     problems: list[str] = []

@@ -271,7 +271,7 @@ def _tab_checks(workbook: Any) -> list[Check]:
 
 
 def _config_checks(workbook: Any, checks: list[Check]) -> Any | None:
-    from bot.config_table import build_snapshot
+    from bot.trading.config_table import build_snapshot
 
     try:
         from bot.notify.routing import NOTIFY_SETTING_KEYS

@@ -21,7 +21,7 @@ from bot.errors import BotError
 from bot.services import Services
 from bot.sheets.base import merge_bot_rows
 from bot.sheets.schema import tab_spec
-from bot.tracker import OrderTracker
+from bot.trading.tracker import OrderTracker
 
 log = logging.getLogger(__name__)
 _perf_lock = threading.Lock()
@@ -76,7 +76,7 @@ def reconcile_positions(services: Services) -> list[str]:
     of that symbol and sent as a ``position_drift`` notification. Returns the drift descriptions.
     """
     from bot.notify.events import position_drift
-    from bot.reconcile import reconcile
+    from bot.trading.reconcile import reconcile
 
     book_venue_exits(services)  # an exit that fired at the venue is booked, not reported as drift
     drifts = reconcile(services)

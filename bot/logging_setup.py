@@ -35,7 +35,7 @@ REDACTED = "[REDACTED]"
 LOG_FILE_MAX_BYTES = 10 * 1024 * 1024
 LOG_FILE_BACKUPS = 5
 #: Logger used by :func:`log_alert`.
-ALERT_LOGGER = "bot.alerts"
+ALERT_LOGGER = "bot.trading.alerts"
 #: Fields of an alert line, in order (see :func:`log_alert`).
 ALERT_FIELDS = (
     "alert_id",
@@ -229,7 +229,7 @@ def _is_plain_console(handler: logging.Handler) -> bool:
 
 
 def log_alert(outcome: Mapping[str, Any]) -> None:
-    """Write one JSON line for one webhook alert on the ``bot.alerts`` logger.
+    """Write one JSON line for one webhook alert on the ``bot.trading.alerts`` logger.
 
     Args:
         outcome: ``alert_id`` (the alert's ``id`` or ""), ``symbol``, ``timeframe``, ``action``,

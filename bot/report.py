@@ -43,8 +43,9 @@ from bot import analytics, performance
 from bot.analytics import BenchmarkComparison, PeriodReturn, RiskMetrics
 from bot.domain import normalise_symbol, parse_decimal, utc_now
 from bot.errors import BotError, ConfigError
+from bot.records import Table
 from bot.settings import parse_runtime_settings
-from bot.sheets.base import Table, Workbook
+from bot.sheets.base import Workbook
 from bot.snapshots import portfolio_equity, read_cash_flows, read_snapshots, snapshot_brokers
 
 if TYPE_CHECKING:

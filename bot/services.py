@@ -15,16 +15,16 @@ from datetime import datetime
 from bot import __version__
 from bot.brokers.base import Broker
 from bot.brokers.paper import PaperBroker
-from bot.config_table import ConfigCache, ConfigSnapshot
 from bot.domain import utc_now
-from bot.engine import BrokerRegistry, Engine
 from bot.errors import ConfigError, TemporaryError
+from bot.outbox_writer import OutboxWriter
 from bot.settings import RuntimeSettings, Settings, ensure_local_secret
 from bot.sheets.base import Workbook
 from bot.sheets.local import LocalWorkbook
 from bot.sheets.schema import all_specs
-from bot.sheets.writer import OutboxWriter
 from bot.state.store import StateStore
+from bot.trading.config_table import ConfigCache, ConfigSnapshot
+from bot.trading.engine import BrokerRegistry, Engine
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,8 @@ def seed_workbook(workbook: Workbook, *, examples: bool) -> list[str]:
     """
     changes = workbook.ensure_tabs(all_specs())
     tables = workbook.read_tables(["Config", "Settings"])
-    from bot.sheets.base import WriteBatch, clean_record
+    from bot.records import WriteBatch
+    from bot.sheets.base import clean_record
 
     batch = WriteBatch()
     if examples and not tables["Config"].rows:

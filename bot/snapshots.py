@@ -34,10 +34,10 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
-from bot.brokers.base import Balance, CashFlow
 from bot.domain import format_decimal, parse_decimal, parse_sheet_time, utc_now
 from bot.errors import BotError
-from bot.sheets.base import Table, WriteBatch, clean_record
+from bot.records import Balance, CashFlow, Table, WriteBatch
+from bot.sheets.base import clean_record
 from bot.sheets.schema import tab_spec
 
 if TYPE_CHECKING:

@@ -5,10 +5,10 @@ Pure functions: records in, a list of problems out, each naming the row, the col
 
 from __future__ import annotations
 
-from bot.config_table import parse_config
 from bot.domain import parse_bool, parse_decimal, parse_sheet_time
-from bot.sheets.base import Table
+from bot.records import Table
 from bot.sheets.schema import ColumnSpec, tab_spec
+from bot.trading.config_table import parse_config
 
 
 def check_cell(column: ColumnSpec, text: str) -> str | None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure Debian's chromium is installed for the real-browser dashboard test; print its path.
 #
-# Used by tests/test_dashboard_browser.py (and CI, through `make test`) on a fresh machine:
+# Used by tests/dashboard/test_dashboard_browser.py (and CI, through `make test`) on a fresh machine:
 # installs the `chromium` package with apt-get when the browser is missing. Playwright's own
 # browser download is not used. Exits non-zero (and the test fails) when it cannot install.
 set -euo pipefail

@@ -771,7 +771,7 @@ def _blocks(text: str, language: str) -> list[str]:
 
 
 def test_tradingview_guide_messages_parse() -> None:
-    from bot.alerts import check_secret, parse_body, parse_signal
+    from bot.trading.alerts import check_secret, parse_body, parse_signal
 
     text = (REPO / "docs" / "tradingview.md").read_text()
     messages = [block.strip() for block in _blocks(text, "json") if "YOUR_SECRET" in block]

@@ -13,8 +13,8 @@ import pytest
 from bot.brokers.base import Account
 from bot.doctor import Check, clock_check, exit_code, print_report, run_checks
 from bot.errors import TemporaryError
+from bot.records import WriteBatch
 from bot.settings import load_settings
-from bot.sheets.base import WriteBatch
 from bot.sheets.local import LocalWorkbook
 from bot.sheets.schema import all_specs, tab_spec
 

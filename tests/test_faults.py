@@ -143,7 +143,7 @@ def test_kill_9_during_a_burst_loses_nothing_and_doubles_nothing(tmp_path: Path)
 
 
 def test_venue_failing_and_hanging_never_doubles_an_order_and_reports_failures(tmp_path: Path) -> None:
-    from bot.tracker import OrderTracker
+    from bot.trading.tracker import OrderTracker
 
     symbols = [f"V{i}" for i in range(6)]
     with alpaca_services(tmp_path, dict.fromkeys(symbols, "50"), position_size="2", timeout=0.5) as (fake, services):
@@ -186,7 +186,7 @@ def test_venue_failing_and_hanging_never_doubles_an_order_and_reports_failures(t
 
 
 def test_a_hanging_venue_gets_202_in_time_and_the_order_completes_in_the_background(tmp_path: Path) -> None:
-    from bot.tracker import OrderTracker
+    from bot.trading.tracker import OrderTracker
 
     with alpaca_services(tmp_path, {"AAPL": "190"}, position_size="3", timeout=10.0) as (fake, services):
         settings_rows = services.workbook.read_tables(["Settings"])["Settings"].rows

@@ -168,7 +168,7 @@ def test_log_alert_writes_one_line_with_every_field(settings: Any) -> None:
     )
     log_alert({"http_status": 401, "result": "unauthorized", "reason": "wrong secret"})
     first, second = _lines(stream.getvalue())
-    assert first["event"] == "alert" and first["logger"] == "bot.alerts" and first["level"] == "INFO"
+    assert first["event"] == "alert" and first["logger"] == "bot.trading.alerts" and first["level"] == "INFO"
     assert {k: first[k] for k in ("alert_id", "symbol", "timeframe", "action", "http_status", "result", "reason")} == {
         "alert_id": "a-1",
         "symbol": "AAPL",

@@ -13,8 +13,8 @@ from fakes.sheets_fake import SheetsFake, google_settings
 from support.helpers import make_settings
 
 from bot.errors import ConfigError, TemporaryError
+from bot.records import WriteBatch
 from bot.services import Services, build_services
-from bot.sheets.base import WriteBatch
 from bot.sheets.google import open_google_workbook
 from bot.sheets.local import LocalWorkbook
 from bot.web import create_app

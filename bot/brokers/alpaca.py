@@ -69,18 +69,10 @@ from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.requests import StockLatestTradeRequest
 from alpaca.trading.client import TradingClient
 
-from bot.brokers.base import (
-    Account,
-    CashFlow,
-    FillReport,
-    Instrument,
-    OrderRequest,
-    OrderUpdate,
-    VenueExit,
-    decimal_or_none,
-)
+from bot.brokers.base import Account, FillReport, OrderRequest, OrderUpdate, VenueExit, decimal_or_none
 from bot.domain import OrderState, Side, format_decimal
 from bot.errors import BotError, BrokerRejected, ConfigError, TemporaryError
+from bot.records import CashFlow, Instrument
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)

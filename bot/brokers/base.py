@@ -8,28 +8,12 @@ with the same ``client_order_id``), ``ConfigError`` (bad keys, unknown account).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from bot.domain import OrderState, Side
-
-
-@dataclass(frozen=True)
-class Instrument:
-    """Trading rules of a symbol on a venue.
-
-    ``qty_step``: quantities are multiples of it (rounded down); ``min_qty`` and ``min_notional``
-    (quote currency) are the venue's minimums; ``shortable`` false means sells only close longs
-    (spot venues); ``whole_shares_for_short``: shorts must be whole units (Alpaca).
-    """
-
-    symbol: str
-    qty_step: Decimal
-    min_qty: Decimal = Decimal(0)
-    min_notional: Decimal = Decimal(0)
-    shortable: bool = True
-    whole_shares_for_short: bool = False
+from bot.records import Instrument
 
 
 @dataclass(frozen=True)
@@ -37,7 +21,7 @@ class OrderRequest:
     """A market order to send. ``qty`` > 0 base units, already rounded to the step.
 
     ``ref_price`` is the signal price (the paper broker fills at it; extended-hours limit price);
-    ``fill_time`` is the paper fill time on replays. Protective exits are percentages of the fill.
+    ``fill_at`` is the paper fill time on replays. Protective exits are percentages of the fill.
     ``exits_of``: the bot's ids of the row's entries whose protective exits at the venue this order
     cancels first (set on orders that close the row: those exits protect shares it is selling).
     """
@@ -53,7 +37,7 @@ class OrderRequest:
     take_profit_pct: Decimal | None = None
     trailing_pct: Decimal | None = None
     extended_hours: bool = False
-    fill_time: datetime | None = None
+    fill_at: datetime | None = None
     exits_of: tuple[str, ...] = ()
 
 
@@ -148,62 +132,6 @@ class Broker(Protocol):
     def close(self) -> None:
         """Release connections."""
         ...
-
-
-@dataclass(frozen=True)
-class CashFlow:
-    """A deposit or withdrawal of an account (a CashFlows row; what ``cash_flows(since)`` returns).
-
-    Attributes:
-        flow_at: when the money moved, tz-aware (converted to UTC).
-        kind: ``"deposit"`` or ``"withdrawal"``.
-        amount: positive amount in ``currency`` (the kind gives the direction).
-        currency: ``USD``, ``USDT``, ...
-        reference: the broker's id of the transfer (Alpaca activity id, Binance ``txId``/``id``);
-            imports skip a transfer whose reference is already in the tab. ``""`` on manual rows.
-        broker / account / source / note: the other CashFlows columns (``source`` one of
-            ``manual``, ``alpaca``, ``binance``; filled in by :func:`import_cash_flows` when blank).
-
-    Raises:
-        ValueError: naive ``flow_at``, unknown ``kind``, ``amount`` not a positive Decimal.
-    """
-
-    flow_at: datetime
-    kind: str
-    amount: Decimal
-    currency: str = "USD"
-    reference: str = ""
-    broker: str = ""
-    account: str = ""
-    source: str = ""
-    note: str = ""
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.flow_at, datetime) or self.flow_at.tzinfo is None:
-            raise ValueError(f"cash flow flow_at: {self.flow_at!r} must be a tz-aware datetime")
-        if self.kind not in ("deposit", "withdrawal"):
-            raise ValueError(f"cash flow kind: {self.kind!r} is not deposit or withdrawal")
-        if not isinstance(self.amount, Decimal) or not self.amount.is_finite() or self.amount <= 0:
-            raise ValueError(f"cash flow amount: {self.amount!r} must be a positive Decimal")
-        object.__setattr__(self, "flow_at", self.flow_at.astimezone(timezone.utc))
-
-    @property
-    def signed(self) -> Decimal:
-        """The amount with the direction: deposits positive, withdrawals negative."""
-        return self.amount if self.kind == "deposit" else -self.amount
-
-
-class Balance(NamedTuple):
-    """One asset held at a venue (what ``balances()`` returns; a plain 4-tuple works the same).
-
-    ``free``/``locked`` in units of ``asset``; ``usd_value`` of free + locked in USD/USDT, or None
-    when the venue has no price for the asset.
-    """
-
-    asset: str
-    free: Decimal
-    locked: Decimal
-    usd_value: Decimal | None
 
 
 def decimal_or_none(value: object) -> Decimal | None:

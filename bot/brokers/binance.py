@@ -63,18 +63,10 @@ from typing import Any
 
 import requests
 
-from bot.brokers.base import (
-    Account,
-    Balance,
-    CashFlow,
-    FillReport,
-    Instrument,
-    OrderRequest,
-    OrderUpdate,
-    decimal_or_none,
-)
+from bot.brokers.base import Account, FillReport, OrderRequest, OrderUpdate, decimal_or_none
 from bot.domain import OrderState, Side, format_decimal, round_down
 from bot.errors import BotError, BrokerRejected, ConfigError, TemporaryError
+from bot.records import Balance, CashFlow, Instrument
 from bot.settings import Settings
 
 with warnings.catch_warnings():

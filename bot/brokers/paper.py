@@ -22,9 +22,10 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
-from bot.brokers.base import Account, FillReport, Instrument, OrderRequest, OrderUpdate
+from bot.brokers.base import Account, FillReport, OrderRequest, OrderUpdate
 from bot.domain import OrderState, Side, utc_now
 from bot.errors import BrokerRejected
+from bot.records import Instrument
 from bot.settings import RuntimeSettings
 from bot.state.models import FillRecord, OrderRecord, PaperAccount
 from bot.state.store import StateStore
@@ -86,7 +87,7 @@ class PaperBroker:
     def submit_order(self, request: OrderRequest) -> OrderUpdate:
         """Fill ``request`` completely at ``request.ref_price`` (idempotent by id), as a remote venue would.
 
-        The caller records the fill (:meth:`bot.engine.Engine.apply_update`); until then only this
+        The caller records the fill (:meth:`bot.trading.engine.Engine.apply_update`); until then only this
         process's memory knows it, which is what a crash would lose on a real venue's side too.
 
         Raises:
@@ -138,7 +139,7 @@ class PaperBroker:
             qty=request.qty,
             price=request.ref_price,
             fee=request.qty * request.ref_price * fee_rate,
-            filled_at=request.fill_time or utc_now(),
+            filled_at=request.fill_at or utc_now(),
         )
         return update, True
 

@@ -3,54 +3,17 @@
 A workbook is a set of tabs; each tab is a header row plus data rows of text cells. Rows are
 located by their key columns (see ``sheets_schema``), never by position, so users may reorder
 rows and columns or add their own columns. All values crossing this interface are ``str``
-(blank cell = ``""``); typing happens in the callers (``bot.config_table``, analytics).
+(blank cell = ``""``); typing happens in the callers (``bot.trading.config_table``, analytics).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.domain import normalise_symbol, normalise_timeframe, safe_cell
+from bot.records import Table, WriteBatch
 from bot.sheets.schema import TabSpec, tab_spec
-
-
-@dataclass
-class Table:
-    """A tab's content: ``headers`` as in the sheet and ``rows`` as dicts keyed by header.
-
-    ``rows[i]`` is sheet row ``i + 2`` (row 1 holds the headers). Every row has every header key.
-    """
-
-    tab: str
-    headers: list[str]
-    rows: list[dict[str, str]]
-
-
-@dataclass(frozen=True)
-class RowWrite:
-    """Set ``values`` (header → text) on the rows of ``tab`` whose key equals ``key``.
-
-    ``key`` is the normalised key tuple (:func:`row_key`). With ``upsert`` the row is appended
-    when no row has the key; without it, a missing row is skipped (the user deleted it).
-    """
-
-    tab: str
-    key: tuple[str, ...]
-    values: dict[str, str]
-    upsert: bool = False
-
-
-@dataclass
-class WriteBatch:
-    """Writes to apply together, in order: row updates/upserts and plain appends."""
-
-    writes: list[RowWrite] = field(default_factory=list)
-    appends: list[tuple[str, dict[str, str]]] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.writes or self.appends)
 
 
 class Workbook(Protocol):

@@ -6,7 +6,7 @@ per minute per user:
 
 - **Reads** are one ``values:batchGet`` (``FORMATTED_VALUE``) for all tabs asked for. Every read
   refreshes a cache of each tab's header row, data-row count and the sheet row of every key.
-- **Writes**: :meth:`GoogleWorkbook.apply` turns a whole :class:`~bot.sheets.base.WriteBatch` into
+- **Writes**: :meth:`GoogleWorkbook.apply` turns a whole :class:`~bot.records.WriteBatch` into
   ONE ``values:batchUpdate`` (``USER_ENTERED``): updates go to the cached row of their key; new rows
   are written at computed positions below the data. Only when the grid is too small (or a tab is
   missing) does one ``spreadsheets:batchUpdate`` (``appendDimension``/``addSheet``) come first.
@@ -58,8 +58,9 @@ from gspread.utils import rowcol_to_a1
 
 from bot.domain import RowStatus, safe_cell
 from bot.errors import BotError, ConfigError, TemporaryError
+from bot.records import RowWrite, Table, WriteBatch
 from bot.settings import Settings
-from bot.sheets.base import RowWrite, Table, WriteBatch, row_key
+from bot.sheets.base import row_key
 from bot.sheets.schema import TABS, TabSpec, tab_spec
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bot.errors import ConfigError, TemporaryError
-from bot.sheets.base import RowWrite, Table, WriteBatch, row_key
+from bot.records import RowWrite, Table, WriteBatch
+from bot.sheets.base import row_key
 from bot.sheets.schema import TABS, TabSpec, tab_spec
 
 _VERSIONED_TABS = ("Config", "Settings")

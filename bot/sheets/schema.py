@@ -2,7 +2,7 @@
 
 Each file: ``{"tab", "description", "key": [column, ...], "columns": [{"name", "type", "required",
 "owner": "bot"|"user", "allowed"?, "default"?, "description"}]}``. Code refers to tabs and columns
-through :func:`tab_spec` so a renamed column fails loudly in tests (see tests/test_schema.py).
+through :func:`tab_spec` so a renamed column fails loudly in tests (see tests/sheets/test_schema.py).
 """
 
 from __future__ import annotations

@@ -37,16 +37,16 @@ class FastInsert:
         self._statement = insert(table)
         self._upsert_on = upsert_on
         self._columns = [c for c in table.columns if not (c.primary_key and c.autoincrement is True)]
-        self._names = frozenset(c.name for c in self._columns)
+        self._names = frozenset(c.key for c in self._columns)
         self._defaults = {
-            c.name: (c.default.arg if c.default is not None and c.default.is_scalar else None) for c in self._columns
+            c.key: (c.default.arg if c.default is not None and c.default.is_scalar else None) for c in self._columns
         }
         self._compiled: dict[str, tuple[str, list[tuple[str, Callable[[Any], Any] | None]]]] = {}
 
     def _for(self, dialect: Dialect) -> tuple[str, list[tuple[str, Callable[[Any], Any] | None]]]:
         found = self._compiled.get(dialect.name)
         if found is None:
-            names = [c.name for c in self._columns]
+            names = [c.key for c in self._columns]
             statement = self._statement
             if self._upsert_on and dialect.name == "sqlite":
                 upsert = sqlite_insert(self.table)
@@ -56,7 +56,7 @@ class FastInsert:
                 )
             compiled = statement.compile(dialect=dialect, column_keys=names)
             order = list(compiled.positiontup or names)
-            types = {c.name: c.type for c in self._columns}
+            types = {c.key: c.type for c in self._columns}
             processors = [(name, types[name].bind_processor(dialect)) for name in order]
             found = self._compiled[dialect.name] = (compiled.string, processors)
         return found

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain import Fill, Side, SlotKey, utc_now
 from bot.errors import TemporaryError
-from bot.sheets.base import Table
-from bot.state.journal import FairLock, GroupCommitter
+from bot.records import Table
+from bot.state.group_commit import FairLock, GroupCommitter
 from bot.state.models import Base, FillRecord, Meta, OrderRecord, OutboxRecord, SlotRecord
 
 
@@ -98,7 +98,7 @@ class StateStore:
         #: every write transaction of this process takes its turn here (group commits and sessions alike)
         self.write_lock = FairLock()
         self.instance = self._instance_id()
-        self.journal = GroupCommitter(self.engine, write_lock=self.write_lock)
+        self.committer = GroupCommitter(self.engine, write_lock=self.write_lock)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -150,7 +150,7 @@ class StateStore:
 
     @staticmethod
     def outbox_row(kind: str, tab: str, payload: dict[str, str], key: tuple[str, ...] = ()) -> dict[str, Any]:
-        """Column values of an outbox entry (for Core inserts in a journal unit).
+        """Column values of an outbox entry (for Core inserts in a group-commit unit).
 
         ``kind``: ``write`` (update the row with ``key``), ``upsert`` (update or append) or ``append``.
         """
@@ -180,11 +180,11 @@ class StateStore:
         Runs as a group-commit unit: it shares the alerts' next transaction (and fsync) instead of
         adding one of its own. Raises :class:`TemporaryError` when the state DB cannot commit.
         """
-        self.journal.run(lambda conn: conn.execute(delete(_OUTBOX).where(_OUTBOX.c.id <= last_id)))
+        self.committer.run(lambda conn: conn.execute(delete(_OUTBOX).where(_OUTBOX.c.id <= last_id)))
 
     def outbox_delete(self, ids: list[int]) -> None:
         """Delete the given outbox entries (a group-commit unit, as :meth:`outbox_done`)."""
-        self.journal.run(lambda conn: conn.execute(delete(_OUTBOX).where(_OUTBOX.c.id.in_(ids))))
+        self.committer.run(lambda conn: conn.execute(delete(_OUTBOX).where(_OUTBOX.c.id.in_(ids))))
 
     def outbox_failed(self, first_id: int) -> None:
         """Count a failed attempt on the entry that could not be applied."""
@@ -201,7 +201,7 @@ class StateStore:
     # -- last good config ------------------------------------------------------------------
 
     def save_tables(self, name: str, tables: dict[str, Table]) -> None:
-        """Keep ``tables`` (tab → :class:`~bot.sheets.base.Table`) durably under ``name``."""
+        """Keep ``tables`` (tab → :class:`~bot.records.Table`) durably under ``name``."""
         data = json.dumps({tab: {"headers": t.headers, "rows": t.rows} for tab, t in tables.items()})
         with self.session() as s:
             row = s.get(Meta, name)
@@ -263,7 +263,7 @@ class StateStore:
             ]
 
     def close(self) -> None:
-        """Commit queued journal units, then dispose of the connection pool."""
-        self.journal.close()
+        """Commit queued group-commit units, then dispose of the connection pool."""
+        self.committer.close()
         self.engine.dispose()
         self.reader.dispose()

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bot.records import WriteBatch
 from bot.services import Services
 from bot.settings import Settings, load_settings
-from bot.sheets.base import WriteBatch, clean_record
+from bot.sheets.base import clean_record
 
 SECRET = "test-secret-0123456789"
 TOKEN = "test-token-0123456789abcdef"

@@ -1,7 +1,7 @@
 """Independent reference for the round trips an alert stream should produce.
 
 This module deliberately imports nothing from :mod:`bot`: it is a second, much simpler
-implementation of the slot semantics in DESIGN.md §4, used to check what the bot journals.
+implementation of the slot semantics in DESIGN.md §4, used to check what the bot records.
 
 What it models
 --------------

@@ -18,11 +18,10 @@ from support.helpers import SECRET, add_rows, make_settings, tab_rows
 
 from bot.brokers.base import Account
 from bot.errors import TemporaryError
+from bot.records import Balance, Table
 from bot.services import Services, build_services
-from bot.sheets.base import Table
 from bot.snapshots import (
     IMPORT_OVERLAP,
-    Balance,
     CashFlow,
     Snapshot,
     balances_rows,

@@ -22,14 +22,14 @@ import pytest
 from sqlalchemy import func, insert, select
 from support.helpers import SECRET, make_settings, set_config
 
-from bot.config_table import ConfigCache
 from bot.errors import TemporaryError
+from bot.records import Table
 from bot.services import Services, build_services
-from bot.sheets.base import Table
 from bot.sheets.local import LocalWorkbook
 from bot.sheets.schema import all_specs
 from bot.state.models import OrderRecord, OutboxRecord
 from bot.state.store import StateStore
+from bot.trading.config_table import ConfigCache
 
 OUTBOX = OutboxRecord.__table__
 
@@ -92,15 +92,15 @@ def test_a_unit_that_waited_too_long_is_withdrawn_and_never_runs(tmp_path: Path)
         return "late"
 
     first: dict[str, str] = {}
-    holder = threading.Thread(target=lambda: first.setdefault("value", store.journal.run(slow)))
+    holder = threading.Thread(target=lambda: first.setdefault("value", store.committer.run(slow)))
     holder.start()
     time.sleep(0.1)  # the committer is now inside ``slow``
     with pytest.raises(TemporaryError, match="not recorded"):
-        store.journal.run(late, timeout=0.2)
+        store.committer.run(late, timeout=0.2)
     release.set()
     holder.join(timeout=10)
     assert first == {"value": "slow"}
-    assert store.journal.run(lambda conn: "next") == "next"  # the committer carries on
+    assert store.committer.run(lambda conn: "next") == "next"  # the committer carries on
     assert ran == ["slow"]
     assert store.outbox_depth() == 1
     store.close()
@@ -114,7 +114,7 @@ def test_a_unit_already_running_is_waited_for_past_the_timeout(tmp_path: Path) -
         conn.execute(insert(OUTBOX), [_outbox_row()])
         return 7
 
-    assert store.journal.run(unit, timeout=0.1) == 7  # started in time: its outcome is final, not an error
+    assert store.committer.run(unit, timeout=0.1) == 7  # started in time: its outcome is final, not an error
     assert store.outbox_depth() == 1
     store.close()
 
@@ -366,11 +366,11 @@ def test_a_unit_waiting_behind_another_writer_is_still_withdrawn_on_time(tmp_pat
     time.sleep(0.1)  # the session now holds the process's write lock
     started = time.monotonic()
     with pytest.raises(TemporaryError, match="not recorded"):
-        store.journal.run(lambda conn: ran.append("unit"), timeout=0.3)
+        store.committer.run(lambda conn: ran.append("unit"), timeout=0.3)
     waited = time.monotonic() - started
     release.set()
     holder.join(timeout=10)
-    assert store.journal.run(lambda conn: "next") == "next"
+    assert store.committer.run(lambda conn: "next") == "next"
     assert ran == [] and waited < 5
     store.close()
 
@@ -378,7 +378,7 @@ def test_a_unit_waiting_behind_another_writer_is_still_withdrawn_on_time(tmp_pat
 def test_a_writer_interrupted_while_waiting_gives_up_its_turn() -> None:
     import _thread
 
-    from bot.state.journal import FairLock
+    from bot.state.group_commit import FairLock
 
     lock = FairLock()
     holder = threading.Thread(target=lambda: [lock.__enter__(), time.sleep(0.6), lock.__exit__()], daemon=True)

@@ -18,13 +18,13 @@ from support.venues import alpaca_settings
 from bot.brokers.alpaca import AlpacaBroker, _parse_time
 from bot.brokers.base import Broker, OrderRequest
 from bot.domain import OrderState, Side
-from bot.engine import Engine
 from bot.errors import BrokerRejected, ConfigError, TemporaryError
 from bot.services import build_services
 from bot.settings import Settings
 from bot.sheets.local import LocalWorkbook
 from bot.sheets.schema import all_specs
-from bot.tracker import OrderTracker
+from bot.trading.engine import Engine
+from bot.trading.tracker import OrderTracker
 
 UTC = timezone.utc
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from support.helpers import SECRET
 from support.venues import alpaca_services
 
-from bot.tracker import OrderTracker
+from bot.trading.tracker import OrderTracker
 
 
 def test_partial_fill_shows_partially_filled_then_filled(tmp_path: Path) -> None:

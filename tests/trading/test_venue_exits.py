@@ -26,7 +26,7 @@ from bot.services import Services, build_services
 from bot.sheets.local import LocalWorkbook
 from bot.sheets.schema import all_specs
 from bot.state.models import FillRecord, OrderRecord
-from bot.tracker import OrderTracker
+from bot.trading.tracker import OrderTracker
 
 SECRET = "s3cret-value"
 KEY = SlotKey("AAPL", "1d")  # the Config row AAPL / 1D

@@ -24,12 +24,12 @@ from support.reference_trades import simulate
 from bot.brokers.base import Account
 from bot.errors import ConfigError
 from bot.jobs import recompute_performance
+from bot.records import WriteBatch
 from bot.report import account_kind, build_report, is_crypto_symbol, read_benchmark_csv
 from bot.services import Services, build_services, seed_workbook
-from bot.sheets.base import WriteBatch
 from bot.sheets.local import LocalWorkbook
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "examples" / "alerts" / "ma_cross.jsonl"
 UTC = timezone.utc
 QTY = Decimal(10)

@@ -31,7 +31,7 @@ from bot.performance import (
 
 UTC = timezone.utc
 T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)  # a Monday
-SCHEMA = Path(__file__).resolve().parent.parent / "sheets_schema"
+SCHEMA = Path(__file__).resolve().parents[2] / "sheets_schema"
 D = Decimal
 
 

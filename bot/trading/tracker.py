@@ -2,7 +2,7 @@
 
 No fixed sleep after submitting: the webhook replies as soon as the venue accepts an order, and
 this thread polls open orders (by ``client_order_id``) every ``interval`` seconds, applying new
-fills and states through :meth:`bot.engine.Engine.apply_update`.
+fills and states through :meth:`bot.trading.engine.Engine.apply_update`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import logging
 import threading
 
 from bot.domain import OrderState, utc_now
-from bot.engine import Engine
 from bot.errors import BotError
+from bot.trading.engine import Engine
 
 log = logging.getLogger(__name__)
 

@@ -39,13 +39,13 @@ from bot import analytics, performance
 from bot.dashboard_data import PERIOD_LABELS, format_money, format_pct
 from bot.jobs import recompute_performance
 from bot.performance import TRADES_USER_COLUMNS, RoundTrip
+from bot.records import WriteBatch
 from bot.services import build_services, seed_workbook
 from bot.settings import Settings, load_settings
-from bot.sheets.base import WriteBatch
 from bot.sheets.local import LocalWorkbook
-from bot.sizing import qty_for_risk
+from bot.trading.sizing import qty_for_risk
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "streamlit_app.py")
 ALERTS = ROOT / "examples" / "alerts" / "ma_cross.jsonl"
 STOCKS = Path(bokeh_sampledata.__file__).resolve().parent / "_data" / "stocks.csv.gz"

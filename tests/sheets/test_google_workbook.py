@@ -25,8 +25,9 @@ from sqlalchemy import select
 
 from bot.domain import RowStatus, format_decimal
 from bot.errors import ConfigError, TemporaryError
+from bot.records import RowWrite, WriteBatch
 from bot.services import Services, build_services, seed_workbook
-from bot.sheets.base import RowWrite, WriteBatch, clean_record
+from bot.sheets.base import clean_record
 from bot.sheets.google import GoogleWorkbook, open_google_workbook, parse_sheet_id
 from bot.sheets.schema import TABS, all_specs, tab_spec
 from bot.state.models import OrderRecord, SignalRecord, SlotRecord

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.alerts import alert_key, check_secret, parse_body, parse_signal, redacted_body
 from bot.domain import Action
 from bot.errors import AlertRejected
+from bot.trading.alerts import alert_key, check_secret, parse_body, parse_signal, redacted_body
 
 
 def body(**fields: object) -> bytes:

@@ -34,9 +34,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from bot.alerts import check_secret, parse_body, parse_signal, redacted_body
 from bot.brokers.base import Broker, FillReport, OrderRequest, OrderUpdate
-from bot.config_table import ConfigCache, ConfigSnapshot
 from bot.domain import (
     Action,
     ConfigRow,
@@ -52,14 +50,16 @@ from bot.domain import (
     utc_now,
 )
 from bot.errors import AlertRejected, BotError, BrokerRejected, ConfigError, TemporaryError
-from bot.positions import SlotState, apply_fill
-from bot.risk import Exposure, entry_block_reason
 from bot.settings import RuntimeSettings
-from bot.sheet_rows import fmt_time, last_signal_text, order_row, signal_row
-from bot.sizing import SizingError, entry_size
 from bot.state.fastsql import FastInsert
 from bot.state.models import FillRecord, Meta, OrderRecord, OutboxRecord, SignalRecord, SlotRecord
 from bot.state.store import StateStore
+from bot.trading.alerts import check_secret, parse_body, parse_signal, redacted_body
+from bot.trading.config_table import ConfigCache, ConfigSnapshot
+from bot.trading.positions import SlotState, apply_fill
+from bot.trading.risk import Exposure, entry_block_reason
+from bot.trading.rows import fmt_time, last_signal_text, order_row, signal_row
+from bot.trading.sizing import SizingError, entry_size
 
 SIGNALS = SignalRecord.__table__
 ORDERS = OrderRecord.__table__
@@ -349,7 +349,7 @@ class Engine:
                 config_values = {"Note": reason, "Last Signal": self._last_signal(signal, received_at)}
                 if status:
                     config_values["Order Status"] = status.value
-            self._journal_signal(signal, payload, received_at, replay, started, result, reason, status, config_values)
+            self._record_signal(signal, payload, received_at, replay, started, result, reason, status, config_values)
             body = {
                 **base,
                 "status": result if result in ("success", "duplicate") else "skipped",
@@ -494,7 +494,7 @@ class Engine:
             take_profit_pct=row.take_profit_pct if decision.open_side else None,
             trailing_pct=row.trailing_pct if decision.open_side else None,
             extended_hours=row.extended_hours,
-            fill_time=signal.fired_at if replay else None,
+            fill_at=signal.fired_at if replay else None,
             exits_of=tuple(cid for cid, _ in exit_entries) if decision.close_qty else (),
         )
         order_values = {
@@ -510,7 +510,7 @@ class Engine:
             "purpose": decision.purpose,
             "stop_loss_pct": row.stop_loss_pct,
             "reason": "; ".join(notes),
-            "replay_time": signal.fired_at if replay else None,
+            "replay_fill_at": signal.fired_at if replay else None,
         }
         base.update({"order_id": client_order_id, "client_order_id": client_order_id, "qty": format_decimal(total)})
         self._order_times.append(time.monotonic())
@@ -539,7 +539,7 @@ class Engine:
             return Reply(202, reply), True
         return Reply(200, {**base, **outcome}), False
 
-    # -- journal units (one transaction each, group-committed) -------------------------------------
+    # -- commit units (one transaction each, group-committed) ---- -------------------------------------
 
     def _signal_values(
         self, signal: Signal, payload: dict[str, Any], received_at: datetime, replay: bool
@@ -559,7 +559,7 @@ class Engine:
             "replay": replay,
         }
 
-    def _journal_signal(
+    def _record_signal(
         self,
         signal: Signal,
         payload: dict[str, Any],
@@ -587,7 +587,7 @@ class Engine:
             INS_OUTBOX.many(conn, outbox)
             return int(signal_pk)
 
-        signal_pk = self.store.journal.run(unit)
+        signal_pk = self.store.committer.run(unit)
         if result != "duplicate":
             self._remember(signal.alert_key, received_at, signal_pk)
 
@@ -611,7 +611,7 @@ class Engine:
             INS_OUTBOX.many(conn, [self._signal_outbox(signal_pk, values)])
 
         try:
-            self.store.journal.run(unit)
+            self.store.committer.run(unit)
         except TemporaryError as err:
             log.error("could not record rejected alert: %s", err)
 
@@ -706,7 +706,7 @@ class Engine:
             )
             return status, reason, slot, result, signal_pk
 
-        status, reason, slot, result, signal_pk = self.store.journal.run(unit)
+        status, reason, slot, result, signal_pk = self.store.committer.run(unit)
         broker.committed(request, result)
         self._slots[key] = slot
         self._remember(signal.alert_key, received_at, signal_pk)
@@ -752,7 +752,7 @@ class Engine:
             )
             return order_pk, signal_pk
 
-        order_pk, signal_pk = self.store.journal.run(unit)
+        order_pk, signal_pk = self.store.committer.run(unit)
         self._remember(signal.alert_key, received_at, signal_pk)
         return order_pk, signal_pk
 
@@ -899,7 +899,7 @@ class Engine:
                     )
                 )
             )
-            s.add(OutboxRecord(**self._order_outbox({c.name: getattr(order, c.name) for c in ORDERS.columns})))
+            s.add(OutboxRecord(**self._order_outbox({c.key: getattr(order, c.key) for c in ORDERS.columns})))
             request_side, request_qty = order.side, order.qty
             filled_text = f"{order.side} {format_decimal(order.filled_qty)} {key}"
             avg = format_decimal(order.filled_avg_price)
@@ -1074,7 +1074,7 @@ class Engine:
                 counts["resumed"] += 1
                 continue
             age = (utc_now() - order.created_at).total_seconds()
-            if age <= max_age_seconds or order.replay_time is not None:
+            if age <= max_age_seconds or order.replay_fill_at is not None:
                 request = OrderRequest(
                     client_order_id=order.client_order_id,
                     symbol=order.symbol,
@@ -1082,7 +1082,7 @@ class Engine:
                     qty=order.qty,
                     ref_price=order.ref_price,
                     reduce_only=order.reduce_only,
-                    fill_time=order.replay_time,
+                    fill_at=order.replay_fill_at,
                 )
                 try:
                     update = self._send_with_retry(broker, request)

@@ -1,6 +1,6 @@
 """Reading the Config and Settings tabs into validated rows, and caching them.
 
-:func:`parse_config` is pure: it turns a Config :class:`~bot.sheets.base.Table` into
+:func:`parse_config` is pure: it turns a Config :class:`~bot.records.Table` into
 :class:`~bot.domain.ConfigRow` objects plus a reason for every row that cannot be traded.
 :class:`ConfigCache` re-reads the workbook at most every ``config_refresh_seconds`` (sooner when the
 local workbook's version changes) and keeps the last good snapshot when the workbook is down.
@@ -31,8 +31,9 @@ from bot.domain import (
     utc_now,
 )
 from bot.errors import BotError, ConfigError, TemporaryError
+from bot.records import Table
 from bot.settings import RuntimeSettings, parse_runtime_settings
-from bot.sheets.base import Table, Workbook, row_key
+from bot.sheets.base import Workbook, row_key
 from bot.sheets.schema import tab_spec
 
 log = logging.getLogger(__name__)

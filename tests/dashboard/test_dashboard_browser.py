@@ -1,7 +1,7 @@
 """The dashboard in a real browser: headless Chromium opens every page of the running app.
 
 The app runs as ``streamlit run streamlit_app.py`` on the replayed example workbook (see
-tests/test_dashboard.py). Each page must finish its script run without a Streamlit exception or
+tests/dashboard/test_dashboard.py). Each page must finish its script run without a Streamlit exception or
 error box, and every chart must be drawn with coloured marks (a chart whose data is empty, or
 whose spec Vega cannot render, has no height or no colour). A screenshot of every page is kept in
 ``test-artifacts/dashboard/`` (two of them are copied to docs/screenshots/ by hand for the README).
@@ -31,7 +31,7 @@ from test_dashboard import ZONE, build_replay_workbook
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
 #: url path → (title, charts the page must draw)
 PAGES = {

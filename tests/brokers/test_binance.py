@@ -16,13 +16,14 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from support.venues import binance_settings
 
-from bot.brokers.base import Instrument, OrderRequest
+from bot.brokers.base import OrderRequest
 from bot.brokers.binance import BinanceBroker
 from bot.domain import ConfigRow, OrderState, Side, SizeType
-from bot.engine import Engine
 from bot.errors import BrokerRejected, ConfigError, TemporaryError
+from bot.records import Instrument
 from bot.settings import Settings
-from bot.sizing import SizingError, entry_size
+from bot.trading.engine import Engine
+from bot.trading.sizing import SizingError, entry_size
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.brokers.base import Instrument
 from bot.domain import ConfigRow, SizeType, format_decimal, round_down
+from bot.records import Instrument
 
 HUNDRED = Decimal(100)
 

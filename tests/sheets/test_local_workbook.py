@@ -6,7 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.sheets.base import RowWrite, Table, WriteBatch, merge_bot_rows
+from bot.records import RowWrite, Table, WriteBatch
+from bot.sheets.base import merge_bot_rows
 from bot.sheets.local import LocalWorkbook
 from bot.sheets.schema import all_specs, tab_spec
 

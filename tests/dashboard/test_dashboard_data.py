@@ -1,6 +1,6 @@
 """Dashboard data preparation (bot.dashboard_data) and the calculator (bot.calculator): pure functions.
 
-Numbers are checked against bot.performance / bot.analytics / bot.sizing computed independently here,
+Numbers are checked against bot.performance / bot.analytics / bot.trading.sizing computed independently here,
 and writes against a real local workbook (bot cells must never change).
 """
 
@@ -19,15 +19,14 @@ import pytest
 
 from bot import analytics, calculator, performance
 from bot import dashboard_data as dd
-from bot.brokers.base import Instrument
 from bot.domain import ConfigRow, SizeType
 from bot.jobs import recompute_performance
+from bot.records import Instrument, RowWrite, Table, WriteBatch
 from bot.services import Services
-from bot.sheets.base import RowWrite, Table, WriteBatch
 from bot.sheets.local import LocalWorkbook
 from bot.sheets.schema import all_specs, tab_spec
-from bot.sizing import entry_size, qty_for_risk
 from bot.snapshots import portfolio_equity, read_cash_flows, read_snapshots
+from bot.trading.sizing import entry_size, qty_for_risk
 
 UTC = timezone.utc
 NY = ZoneInfo("America/New_York")

@@ -19,11 +19,12 @@ from typing import Any
 import pytest
 from fakes.sheets_fake import SheetsFake, open_fake_workbook
 
-from bot.config_table import build_snapshot, parse_config
 from bot.errors import ConfigError
-from bot.sheets.base import RowWrite, Table, Workbook, WriteBatch, clean_record, merge_bot_rows
+from bot.records import RowWrite, Table, WriteBatch
+from bot.sheets.base import Workbook, clean_record, merge_bot_rows
 from bot.sheets.local import LocalWorkbook
 from bot.sheets.schema import all_specs, tab_spec
+from bot.trading.config_table import build_snapshot, parse_config
 
 CLASSIC = ["symbol", "position_size", "active", "Time Frame", "Order Status", "Last Updated"]
 

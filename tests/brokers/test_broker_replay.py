@@ -33,14 +33,14 @@ from bot import performance
 from bot.brokers.alpaca import AlpacaBroker
 from bot.brokers.base import Broker
 from bot.brokers.binance import BinanceBroker
-from bot.reconcile import reconcile
 from bot.services import build_services
 from bot.settings import Settings
 from bot.sheets.local import LocalWorkbook
 from bot.sheets.schema import all_specs
-from bot.tracker import OrderTracker
+from bot.trading.reconcile import reconcile
+from bot.trading.tracker import OrderTracker
 
-ALERTS = Path(__file__).resolve().parent.parent / "examples" / "alerts" / "ma_cross.jsonl"
+ALERTS = Path(__file__).resolve().parents[2] / "examples" / "alerts" / "ma_cross.jsonl"
 SECRET = "replay-Secret-123"
 ROWS = (("AAPL", "1D"), ("AAPL", "1W"), ("MSFT", "D"))
 

@@ -19,7 +19,8 @@ from tenacity import RetryCallState, wait_exponential_jitter
 
 from bot.domain import utc_now
 from bot.errors import BotError, ConfigError
-from bot.sheets.base import RowWrite, Workbook, WriteBatch
+from bot.records import RowWrite, WriteBatch
+from bot.sheets.base import Workbook
 from bot.state.store import OutboxEntry, StateStore
 
 log = logging.getLogger(__name__)

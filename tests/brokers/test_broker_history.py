@@ -27,11 +27,12 @@ from bot.brokers.alpaca import AlpacaBroker
 from bot.brokers.binance import BinanceBroker
 from bot.doctor import clock_check, run_checks
 from bot.errors import BrokerRejected, ConfigError, TemporaryError
+from bot.records import Balance
 from bot.report import _fetch_closes
 from bot.services import build_services, seed_workbook
 from bot.settings import Settings
 from bot.sheets.local import LocalWorkbook
-from bot.snapshots import Balance, snapshot_job
+from bot.snapshots import snapshot_job
 
 UTC = timezone.utc
 NEW_YORK = ZoneInfo("America/New_York")

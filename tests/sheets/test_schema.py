@@ -9,15 +9,15 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.config_table import parse_row
 from bot.domain import RowStatus
 from bot.services import EXAMPLE_CONFIG, seed_workbook
 from bot.settings import RuntimeSettings, parse_runtime_settings
-from bot.sheet_rows import order_row, signal_row
 from bot.sheets.local import LocalWorkbook
 from bot.sheets.schema import SCHEMA_DIR, TABS, all_specs, tab_spec
+from bot.trading.config_table import parse_row
+from bot.trading.rows import order_row, signal_row
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_one_file_per_tab_with_complete_columns() -> None:
@@ -95,7 +95,7 @@ def test_engine_writes_only_schema_columns() -> None:
         zone=zone,
     )
     assert list(orders) == tab_spec("Orders").headers
-    tree = ast.parse((ROOT / "bot" / "engine.py").read_text())
+    tree = ast.parse((ROOT / "bot" / "trading" / "engine.py").read_text())
     config_keys = {
         node.value
         for node in ast.walk(tree)

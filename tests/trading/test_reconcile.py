@@ -12,12 +12,12 @@ from support.venues import alpaca_values
 
 from bot.brokers.alpaca import AlpacaBroker
 from bot.brokers.base import Broker
-from bot.reconcile import Drift, find_drift, reconcile
 from bot.services import Services, build_services
 from bot.settings import Settings
 from bot.sheets.local import LocalWorkbook
 from bot.sheets.schema import all_specs
-from bot.tracker import OrderTracker
+from bot.trading.reconcile import Drift, find_drift, reconcile
+from bot.trading.tracker import OrderTracker
 
 D = Decimal
 SECRET = "reconcile-secret"

@@ -1,0 +1,1 @@
+"""The money path: alerts → signals → decisions → sized orders → fills → slot positions and row statuses."""
