@@ -118,7 +118,9 @@ class OrderRecord(Base):
     purpose: Mapped[str] = mapped_column(String(16), default="signal")  # entry|exit|reversal
     stop_loss_pct: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
     # DB column keeps its first name ("replay_time") so existing state DBs open unchanged
-    replay_fill_at: Mapped[datetime | None] = mapped_column("replay_time", UTCDateTime, nullable=True, key="replay_fill_at")
+    replay_fill_at: Mapped[datetime | None] = mapped_column(
+        "replay_time", UTCDateTime, nullable=True, key="replay_fill_at"
+    )
 
     __table_args__ = (
         UniqueConstraint("client_order_id", name="orders_client_order_id"),
