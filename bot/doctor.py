@@ -361,7 +361,7 @@ def _broker_checks(
             if broker is not None:
                 _close(broker)
             continue
-        live = bool(getattr(broker, "live", False))
+        live = broker.live
         money = f"equity {account.equity} {account.currency}, buying power {account.buying_power}"
         if live:
             checks.append(
@@ -403,14 +403,13 @@ def clock_check(name: str, broker: Any, *, now: Callable[[], float] = time.time)
     :data:`SKEW_WARN_SECONDS` warns. The paper broker uses the local clock: nothing to compare.
     """
     label = f"clock vs {name}"
-    server_time = getattr(broker, "server_time", None)
-    if not callable(server_time):
-        if getattr(broker, "name", name) == "paper":
+    if not broker.capabilities.server_time:
+        if broker.name == "paper":
             return Check(label, True, "not applicable (the paper broker uses this machine's clock)")
         return Check(label, True, "not available (the adapter does not expose the venue's clock)", blocking=False)
     try:
         before = now()
-        remote = server_time()
+        remote = broker.server_time()
         after = now()
     except BotError as exc:
         return Check(label, False, f"could not read the venue's clock: {exc}", "check the network", blocking=False)

@@ -617,7 +617,7 @@ def _fetch_benchmark(
 ) -> tuple[pd.Series | None, str]:
     brokers = snapshot_brokers(services)
     candidates = sorted(
-        (name for name, broker in brokers.items() if callable(getattr(broker, "daily_closes", None))),
+        (name for name, broker in brokers.items() if broker.capabilities.daily_closes),
         key=lambda name: (not name.startswith("alpaca"), name),
     )
     if not candidates:

@@ -490,11 +490,10 @@ def update_balances(
     if brokers is None:
         brokers = snapshot_brokers(services, problems)
     for name, broker in brokers.items():
-        method = getattr(broker, "balances", None)
-        if not callable(method):
+        if not broker.capabilities.balances:
             continue
         try:
-            fresh[name] = balances_rows(name, method(), taken_at, zone)
+            fresh[name] = balances_rows(name, broker.balances(), taken_at, zone)
         except (BotError, ValueError) as exc:
             _problem(problems, "snapshot", f"broker {name}: balances unavailable: {exc}")
     if not fresh:
@@ -556,7 +555,7 @@ def import_cash_flows(
     """
     if brokers is None:
         brokers = snapshot_brokers(services, problems)
-    brokers = {name: broker for name, broker in brokers.items() if callable(getattr(broker, "cash_flows", None))}
+    brokers = {name: broker for name, broker in brokers.items() if broker.capabilities.cash_flows}
     if not brokers:
         return 0
     zone = services.settings.zone

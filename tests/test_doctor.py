@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.brokers.base import Account
+from bot.brokers.base import Account, Capabilities
 from bot.doctor import Check, clock_check, exit_code, print_report, run_checks
 from bot.errors import TemporaryError
 from bot.records import WriteBatch
@@ -28,6 +28,7 @@ class FakeVenue:
         self.name = name
         self.live = live
         self.closed = False
+        self.capabilities = Capabilities(server_time=offset is not None)
         if offset is not None:
             self.server_time = lambda: datetime.now(timezone.utc) + timedelta(seconds=offset)
 
@@ -120,6 +121,7 @@ def test_clock_check_thresholds() -> None:
     def venue(offset: float) -> Any:
         broker = FakeVenue("binance", live=False)
         broker.server_time = lambda: now + timedelta(seconds=offset)
+        broker.capabilities = Capabilities(server_time=True)
         return broker
 
     def at_now() -> float:
@@ -139,6 +141,7 @@ def test_clock_check_thresholds() -> None:
 
     failing = FakeVenue("binance", live=False)
     failing.server_time = broken  # type: ignore[attr-defined]
+    failing.capabilities = Capabilities(server_time=True)
     result = clock_check("binance", failing)
     assert not result.ok and not result.blocking and "timeout" in result.detail
 

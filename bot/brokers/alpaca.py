@@ -69,7 +69,7 @@ from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.requests import StockLatestTradeRequest
 from alpaca.trading.client import TradingClient
 
-from bot.brokers.base import Account, FillReport, OrderRequest, OrderUpdate, VenueExit, decimal_or_none
+from bot.brokers.base import Account, Capabilities, FillReport, OrderRequest, OrderUpdate, VenueExit, decimal_or_none
 from bot.domain import OrderState, Side, format_decimal
 from bot.errors import BotError, BrokerRejected, ConfigError, TemporaryError
 from bot.records import CashFlow, Instrument
@@ -223,6 +223,7 @@ class AlpacaBroker:
     """
 
     name = "alpaca"
+    capabilities = Capabilities(venue_exits=True, daily_closes=True, cash_flows=True, server_time=True)
 
     def __init__(
         self,

@@ -7,13 +7,14 @@ with the same ``client_order_id``), ``ConfigError`` (bad keys, unknown account).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
 from bot.domain import OrderState, Side
-from bot.records import Instrument
+from bot.records import Balance, CashFlow, Instrument
 
 
 @dataclass(frozen=True)
@@ -96,11 +97,44 @@ class Account:
     currency: str = "USD"
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a venue adapter can do beyond the required :class:`Broker` methods, declared on its class.
+
+    Callers test these flags instead of probing for methods (as freqtrade's ``_ft_has``); each true
+    flag promises the method of the same name on :class:`Broker` (a test checks every adapter):
+
+    - ``inline_fills``: the venue fills inside the state DB transaction of the alert
+      (``execute`` + ``committed``; the paper broker), so its slots never have orders in flight.
+    - ``venue_exits``: reports protective exits it executed on its own (``venue_exits``; Alpaca).
+    - ``daily_closes``: serves daily closing prices for benchmarks (``daily_closes``; Alpaca).
+    - ``balances``: lists the assets held (``balances``; Binance).
+    - ``cash_flows``: lists deposits and withdrawals (``cash_flows``; Alpaca, Binance).
+    - ``server_time``: tells its clock, for the doctor's clock-skew check (``server_time``).
+    """
+
+    inline_fills: bool = False
+    venue_exits: bool = False
+    daily_closes: bool = False
+    balances: bool = False
+    cash_flows: bool = False
+    server_time: bool = False
+
+    def declared(self) -> tuple[str, ...]:
+        """Names of the true flags, in declaration order (e.g. ``("venue_exits", "cash_flows")``)."""
+        return tuple(name for name, on in self.__dict__.items() if on)
+
+
 class Broker(Protocol):
-    """A venue. ``name`` is the Config ``broker`` value; ``live`` is true for real-money mode."""
+    """A venue. ``name`` is the Config ``broker`` value; ``live`` is true for real-money mode.
+
+    The methods after ``close`` are optional: an adapter has each one exactly when its
+    ``capabilities`` flag of that name is true, and callers check the flag before calling it.
+    """
 
     name: str
     live: bool
+    capabilities: Capabilities
 
     def instrument(self, symbol: str) -> Instrument:
         """Trading rules for ``symbol``. Raises BrokerRejected for an unknown symbol."""
@@ -131,6 +165,29 @@ class Broker(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+        ...
+
+    # -- optional: only when the capability of the same name is declared -------------------------
+
+    def venue_exits(self, symbol: str, client_order_ids: Sequence[str], since: datetime) -> list[VenueExit]:
+        """Final, filled protective exits of the bot's entries ``client_order_ids`` on ``symbol``
+        submitted since ``since`` (UTC). Raises TemporaryError / ConfigError when the venue cannot be read."""
+        ...
+
+    def daily_closes(self, symbol: str, start: date, end: date) -> list[tuple[date, Decimal]]:
+        """``(day, close)`` pairs of ``symbol`` from ``start`` to ``end`` inclusive, oldest first."""
+        ...
+
+    def balances(self) -> list[Balance]:
+        """Every asset held, with its USD value where the venue prices it."""
+        ...
+
+    def cash_flows(self, since: datetime | None = None) -> list[CashFlow]:
+        """Deposits and withdrawals since ``since`` (UTC; all when None), oldest first."""
+        ...
+
+    def server_time(self) -> datetime:
+        """The venue's clock (UTC)."""
         ...
 
 

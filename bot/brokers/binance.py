@@ -63,7 +63,7 @@ from typing import Any
 
 import requests
 
-from bot.brokers.base import Account, FillReport, OrderRequest, OrderUpdate, decimal_or_none
+from bot.brokers.base import Account, Capabilities, FillReport, OrderRequest, OrderUpdate, decimal_or_none
 from bot.domain import OrderState, Side, format_decimal, round_down
 from bot.errors import BotError, BrokerRejected, ConfigError, TemporaryError
 from bot.records import Balance, CashFlow, Instrument
@@ -118,6 +118,8 @@ class BinanceBroker:
     Raises:
         ConfigError: keys missing.
     """
+
+    capabilities = Capabilities(balances=True, cash_flows=True, server_time=True)
 
     def __init__(
         self,

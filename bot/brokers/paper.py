@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
-from bot.brokers.base import Account, FillReport, OrderRequest, OrderUpdate
+from bot.brokers.base import Account, Capabilities, FillReport, OrderRequest, OrderUpdate
 from bot.domain import OrderState, Side, utc_now
 from bot.errors import BrokerRejected
 from bot.records import Instrument
@@ -60,8 +60,8 @@ class PaperBroker:
 
     name = "paper"
     live = False
-    #: the engine may run :meth:`execute` inside its own transaction (no network round trip)
-    inline = True
+    #: the engine runs :meth:`execute` inside its own transaction (no network round trip)
+    capabilities = Capabilities(inline_fills=True)
 
     def __init__(self, store: StateStore, starting_cash: Decimal, runtime: Callable[[], RuntimeSettings]) -> None:
         self._store = store

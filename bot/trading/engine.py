@@ -408,7 +408,7 @@ class Engine:
 
         slot = self.read_slot(signal.key)
         exits_unread, exit_entries = "", []
-        if slot.qty and getattr(broker, "venue_exits", None) is not None:
+        if slot.qty and broker.capabilities.venue_exits:
             # a stop or take-profit that fired at the venue must reach the slot before the next order
             # sizes against it: otherwise a close would sell the shares a second time (opening a short)
             exit_entries = self._exit_entries(signal.key, broker.name)
@@ -426,7 +426,7 @@ class Engine:
             return finish("failed", f"instrument lookup failed: {exc}", status=RowStatus.FAILED)
         # orders accepted but not yet filled (slow venue, market closed) count as if filled: a repeated buy
         # while the first is still queued must not buy twice
-        effective = slot.qty if getattr(broker, "inline", False) else slot.qty + self._unfilled_qty(signal.key)
+        effective = slot.qty if broker.capabilities.inline_fills else slot.qty + self._unfilled_qty(signal.key)
         decision = decide(signal.action, slot_qty=effective, direction=row.direction, shortable=instrument.shortable)
         if decision.skip_status is not None:
             return finish("skipped", decision.reason, status=decision.skip_status)
@@ -514,7 +514,7 @@ class Engine:
         }
         base.update({"order_id": client_order_id, "client_order_id": client_order_id, "qty": format_decimal(total)})
         self._order_times.append(time.monotonic())
-        if getattr(broker, "inline", False):
+        if broker.capabilities.inline_fills:
             # the paper venue lives in the state DB: alert, order, fill and slot commit in one unit
             outcome = self._paper_order(
                 broker, request, signal, payload, received_at, replay, started, order_values, slot, runtime
@@ -928,7 +928,7 @@ class Engine:
                 broker = self.brokers.get(broker_name)
             except ConfigError:
                 continue
-            if getattr(broker, "venue_exits", None) is None:
+            if not broker.capabilities.venue_exits:
                 continue
             try:
                 with self.symbol_lock(key.symbol):
@@ -968,7 +968,7 @@ class Engine:
         """
         if not entries:
             return 0
-        exits = broker.venue_exits(  # type: ignore[attr-defined]
+        exits = broker.venue_exits(
             key.symbol, [cid for cid, _ in entries], min(created for _, created in entries)
         )
         booked = 0

@@ -21,7 +21,7 @@ import pytest
 from support.helpers import SECRET, add_rows, make_settings, tab_rows
 from support.reference_trades import simulate
 
-from bot.brokers.base import Account
+from bot.brokers.base import Account, Capabilities
 from bot.errors import ConfigError
 from bot.jobs import recompute_performance
 from bot.records import WriteBatch
@@ -304,6 +304,7 @@ class MarketDataVenue:
 
     name = "alpaca"
     live = False
+    capabilities = Capabilities(daily_closes=True)
 
     def __init__(self, closes: dict[date, Decimal]) -> None:
         self._closes = closes

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from support.helpers import SECRET, add_rows, make_settings, tab_rows
 
-from bot.brokers.base import Account
+from bot.brokers.base import Account, Capabilities
 from bot.errors import TemporaryError
 from bot.records import Balance, Table
 from bot.services import Services, build_services
@@ -45,6 +45,7 @@ class Venue:
     """A venue adapter with fixed account values and the optional history methods."""
 
     live = False
+    capabilities = Capabilities(balances=True, cash_flows=True)
 
     def __init__(
         self,

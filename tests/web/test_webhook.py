@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from support.helpers import SECRET, TOKEN, config_rows, make_settings, set_config, tab_rows
 
+from bot.brokers.base import Capabilities
 from bot.brokers.paper import PaperBroker
 from bot.domain import SlotKey
 from bot.services import Services, build_services
@@ -436,5 +437,5 @@ def test_crash_between_record_and_send_is_recovered_once(tmp_path: Path) -> None
 def _paper(services: Services, cls: type[PaperBroker]) -> PaperBroker:
     """A paper venue driven like a remote one (record intent, then send), as Alpaca or Binance are."""
     broker = cls(services.store, services.settings.paper_starting_cash, lambda: services.config.get().runtime)
-    broker.inline = False
+    broker.capabilities = Capabilities(inline_fills=False)
     return broker
