@@ -19,7 +19,7 @@ from bot.dashboard_data import (
     manual_trade_record,
     trade_tags,
 )
-from bot.domain import parse_decimal
+from bot.parsing import parse_decimal
 from bot.performance import summarise
 from bot.records import WriteBatch
 

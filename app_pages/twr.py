@@ -18,8 +18,8 @@ from bot.dashboard_data import (
     twr_growth,
     twr_table,
 )
-from bot.domain import parse_decimal
 from bot.errors import BotError
+from bot.parsing import parse_decimal
 from bot.records import WriteBatch
 from bot.settings import parse_runtime_settings
 

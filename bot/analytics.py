@@ -29,7 +29,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
-from bot.domain import parse_decimal
+from bot.parsing import parse_decimal
 from bot.performance import RoundTrip
 
 __all__ = [

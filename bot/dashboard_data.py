@@ -38,14 +38,8 @@ import pandas as pd
 
 from bot import analytics
 from bot.analytics import PeriodReturn
-from bot.domain import (
-    PositionSide,
-    format_decimal,
-    normalise_symbol,
-    normalise_timeframe,
-    parse_decimal,
-    safe_cell,
-)
+from bot.domain import PositionSide, format_decimal, normalise_symbol, normalise_timeframe
+from bot.parsing import parse_decimal, safe_cell
 from bot.performance import (
     TRADES_USER_COLUMNS,
     RoundTrip,
@@ -484,7 +478,7 @@ def journal_edit_batch(frame: pd.DataFrame, edits: Mapping[int, Mapping[str, Any
     Returns:
         ``(batch, problems)``; rows with a problem are left out of the batch. Checks: only user
         columns; ``rating`` an integer 1–5 or blank; ``screenshot_url`` an ``http(s)://`` link
-        or blank. Values go through :func:`~bot.domain.safe_cell` (no formula injection).
+        or blank. Values go through :func:`~bot.parsing.safe_cell` (no formula injection).
     """
     batch = WriteBatch()
     problems: list[str] = []

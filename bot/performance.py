@@ -37,16 +37,8 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from itertools import islice
 from operator import attrgetter, eq
 
-from bot.domain import (
-    Fill,
-    PositionSide,
-    Side,
-    format_decimal,
-    normalise_symbol,
-    normalise_timeframe,
-    parse_decimal,
-    parse_sheet_time,
-)
+from bot.domain import Fill, PositionSide, Side, format_decimal, normalise_symbol, normalise_timeframe
+from bot.parsing import parse_decimal, parse_sheet_time
 
 __all__ = [
     "PERFORMANCE_HEADERS",

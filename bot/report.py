@@ -41,8 +41,9 @@ from tqdm import tqdm
 
 from bot import analytics, performance
 from bot.analytics import BenchmarkComparison, PeriodReturn, RiskMetrics
-from bot.domain import normalise_symbol, parse_decimal, utc_now
+from bot.domain import normalise_symbol, utc_now
 from bot.errors import BotError, ConfigError
+from bot.parsing import parse_decimal
 from bot.records import Table
 from bot.settings import parse_runtime_settings
 from bot.sheets.base import Workbook

@@ -34,8 +34,9 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
-from bot.domain import format_decimal, parse_decimal, parse_sheet_time, utc_now
+from bot.domain import format_decimal, utc_now
 from bot.errors import BotError
+from bot.parsing import parse_decimal, parse_sheet_time
 from bot.records import Balance, CashFlow, Table, WriteBatch
 from bot.sheets.base import clean_record
 from bot.sheets.schema import tab_spec

@@ -21,9 +21,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from types import MappingProxyType
 
-from bot.domain import format_decimal, parse_decimal, utc_now
+from bot.domain import format_decimal, utc_now
 from bot.notify import events
 from bot.notify.events import Event, EventKind
+from bot.parsing import parse_decimal
 
 #: Channel names used in routes (``all`` = every configured channel, ``none`` = no channel).
 CHANNEL_NAMES: tuple[str, ...] = ("sms", "slack", "email")

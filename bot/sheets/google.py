@@ -24,12 +24,12 @@ per minute per user:
   (the outbox writer retries with backoff), access problems :class:`~bot.errors.ConfigError`.
   gspread's ``BackOffHTTPClient`` is not used (in 6.2.1 it never gives up).
 
-Cell texts: values are written through :func:`~bot.domain.safe_cell` with ``USER_ENTERED`` so
+Cell texts: values are written through :func:`~bot.parsing.safe_cell` with ``USER_ENTERED`` so
 numbers and booleans stay numbers and booleans; text-typed schema columns (ids, symbols, notes) and
 time stamps are sent with a leading apostrophe so ``"007"``, a 20-digit order id or
 ``2024-03-01 09:05:00`` read back exactly as written (a date typed into a sheet comes back in the
 sheet's locale format, which the bot could not parse reliably). Reads pass every
-formatted value through :func:`~bot.domain.safe_cell` again, so a text cell showing ``=x`` reads as
+formatted value through :func:`~bot.parsing.safe_cell` again, so a text cell showing ``=x`` reads as
 ``'=x`` exactly like the local backend stores it, and writing it back never creates a formula.
 """
 
@@ -56,8 +56,9 @@ from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 from gspread.utils import rowcol_to_a1
 
-from bot.domain import RowStatus, safe_cell
+from bot.domain import RowStatus
 from bot.errors import BotError, ConfigError, TemporaryError
+from bot.parsing import safe_cell
 from bot.records import RowWrite, Table, WriteBatch
 from bot.settings import Settings
 from bot.sheets.base import row_key
@@ -529,7 +530,7 @@ class GoogleWorkbook:
         """Read ``tabs`` with one ``values:batchGet``; a missing tab reads as empty with schema headers.
 
         Never waits for the request budget and never retries (it runs in the webhook path).
-        Cells are formatted texts (``""`` when blank) passed through :func:`~bot.domain.safe_cell`.
+        Cells are formatted texts (``""`` when blank) passed through :func:`~bot.parsing.safe_cell`.
 
         Raises:
             TemporaryError: Google unreachable, over quota or failing.

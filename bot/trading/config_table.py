@@ -25,12 +25,11 @@ from bot.domain import (
     SlotKey,
     normalise_symbol,
     normalise_timeframe,
-    parse_bool,
-    parse_decimal,
     parse_trading_hours,
     utc_now,
 )
 from bot.errors import BotError, ConfigError, TemporaryError
+from bot.parsing import parse_bool, parse_decimal
 from bot.records import Table
 from bot.settings import RuntimeSettings, parse_runtime_settings
 from bot.sheets.base import Workbook, row_key

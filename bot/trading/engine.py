@@ -45,18 +45,19 @@ from bot.domain import (
     Side,
     Signal,
     SlotKey,
+    SlotState,
     format_decimal,
-    safe_cell,
     utc_now,
 )
 from bot.errors import AlertRejected, BotError, BrokerRejected, ConfigError, TemporaryError
+from bot.parsing import safe_cell
 from bot.settings import RuntimeSettings
 from bot.state.fastsql import FastInsert
 from bot.state.models import FillRecord, Meta, OrderRecord, OutboxRecord, SignalRecord, SlotRecord
 from bot.state.store import StateStore
 from bot.trading.alerts import check_secret, parse_body, parse_signal, redacted_body
 from bot.trading.config_table import ConfigCache, ConfigSnapshot
-from bot.trading.positions import SlotState, apply_fill
+from bot.trading.positions import apply_fill
 from bot.trading.risk import Exposure, entry_block_reason
 from bot.trading.rows import fmt_time, last_signal_text, order_row, signal_row
 from bot.trading.sizing import SizingError, entry_size

@@ -1,6 +1,6 @@
 """Cells the engine writes to the Config, Signals and Orders tabs (pure formatting).
 
-Every value passes through :func:`~bot.domain.safe_cell`; times are shown in the configured zone
+Every value passes through :func:`~bot.parsing.safe_cell`; times are shown in the configured zone
 as ``YYYY-MM-DD HH:MM:SS``; decimals as plain text.
 """
 
@@ -10,7 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from bot.domain import format_decimal, safe_cell
+from bot.domain import format_decimal
+from bot.parsing import safe_cell
 
 CENT = Decimal("0.01")
 TENTH = Decimal("0.1")
