@@ -24,7 +24,8 @@ from bot.sheets.local import LocalWorkbook
 from bot.sheets.schema import all_specs
 from bot.state.store import StateStore
 from bot.trading.config_table import ConfigCache, ConfigSnapshot
-from bot.trading.engine import BrokerRegistry, Engine
+from bot.trading.engine import Engine
+from bot.trading.venues import BrokerRegistry
 
 log = logging.getLogger(__name__)
 
