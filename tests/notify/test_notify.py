@@ -27,29 +27,21 @@ from support.channels import SMS_FROM, SMS_TO, Inbox, channel_values, smtp_inbox
 from support.server import free_port
 
 from bot.errors import ConfigError, TemporaryError
-from bot.notify import (
+from bot.notify import events
+from bot.notify.channels.base import Channel, Message, Redactor, RetryPolicy
+from bot.notify.channels.build import build_channels, channel_problems
+from bot.notify.channels.slack import SlackChannel, SlackWebhookChannel
+from bot.notify.channels.sms import SmsChannel
+from bot.notify.channels.smtp import EmailChannel
+from bot.notify.events import Event, EventKind
+from bot.notify.notifier import Notifier, build_notifier, send_test
+from bot.notify.routing import (
     CHANNEL_NAMES,
     NOTIFY_SETTING_KEYS,
-    Channel,
-    EmailChannel,
-    Event,
-    EventKind,
-    Message,
-    Notifier,
     NotifySettings,
-    Redactor,
-    RetryPolicy,
-    SlackChannel,
-    SlackWebhookChannel,
-    SmsChannel,
     ThresholdMonitor,
-    build_channels,
-    build_notifier,
-    channel_problems,
-    events,
     parse_channels,
     parse_notify_settings,
-    send_test,
 )
 from bot.settings import Settings
 
