@@ -398,9 +398,7 @@ def build_notifier(
     )
 
 
-def send_test(
-    target: Notifier | Sequence[Channel], *, text: str = "", secrets: Iterable[str] = ()
-) -> dict[str, str]:
+def send_test(target: Notifier | Sequence[Channel], *, text: str = "", secrets: Iterable[str] = ()) -> dict[str, str]:
     """Send a test message now, synchronously, on every configured channel.
 
     Args:
