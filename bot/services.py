@@ -214,8 +214,8 @@ def build_services(
             raise
         log.warning("workbook unreachable at start-up (%s); starting on the last good config", exc)
         workbook = workbook or open_workbook(settings, check=False)
-    from bot.notify import build_notifier
     from bot.notify.events import Event, workbook_degraded, workbook_recovered
+    from bot.notify.notifier import build_notifier
     from bot.notify.routing import NOTIFY_SETTING_KEYS, parse_notify_settings
 
     notifier = build_notifier(settings)
