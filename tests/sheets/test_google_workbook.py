@@ -28,7 +28,8 @@ from bot.errors import ConfigError, TemporaryError
 from bot.records import RowWrite, WriteBatch
 from bot.services import Services, build_services, seed_workbook
 from bot.sheets.base import clean_record
-from bot.sheets.google import GoogleWorkbook, open_google_workbook, parse_sheet_id
+from bot.sheets.google.auth import open_google_workbook, parse_sheet_id
+from bot.sheets.google.workbook import GoogleWorkbook
 from bot.sheets.schema import TABS, all_specs, tab_spec
 from bot.state.models import OrderRecord, SignalRecord, SlotRecord
 
