@@ -117,7 +117,7 @@ def open_workbook(settings: Settings, *, check: bool = True) -> Workbook:
         ConfigError: Google selected without usable credentials or sheet id.
     """
     if settings.bot_store == "google":
-        from bot.sheets.google import open_google_workbook
+        from bot.sheets.google.auth import open_google_workbook
 
         return open_google_workbook(settings, check=check)
     return LocalWorkbook(settings.workbook_path)
