@@ -162,7 +162,7 @@ def broker_factories(
             raise ConfigError(
                 "broker alpaca needs ALPACA_API_KEY and ALPACA_API_SECRET", field="broker", value="alpaca"
             )
-        from bot.brokers.alpaca import AlpacaBroker
+        from bot.brokers.alpaca.broker import AlpacaBroker
 
         return AlpacaBroker(settings)
 

@@ -30,7 +30,7 @@ from fakes.binance_fake import BinanceFake
 from support.venues import alpaca_values, binance_values
 
 from bot import performance
-from bot.brokers.alpaca import AlpacaBroker
+from bot.brokers.alpaca.broker import AlpacaBroker
 from bot.brokers.base import Broker
 from bot.brokers.binance import BinanceBroker
 from bot.services import build_services
