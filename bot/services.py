@@ -173,7 +173,7 @@ def broker_factories(
                 raise ConfigError(
                     f"broker {name} needs BINANCE_API_KEY and BINANCE_API_SECRET", field="broker", value=name
                 )
-            from bot.brokers.binance import BinanceBroker
+            from bot.brokers.binance.broker import BinanceBroker
 
             return BinanceBroker(settings, futures=futures)
 

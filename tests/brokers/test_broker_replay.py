@@ -32,7 +32,7 @@ from support.venues import alpaca_values, binance_values
 from bot import performance
 from bot.brokers.alpaca.broker import AlpacaBroker
 from bot.brokers.base import Broker
-from bot.brokers.binance import BinanceBroker
+from bot.brokers.binance.broker import BinanceBroker
 from bot.services import build_services
 from bot.settings import Settings
 from bot.sheets.local import LocalWorkbook

@@ -6,7 +6,7 @@ import pytest
 
 from bot.brokers.alpaca.broker import AlpacaBroker
 from bot.brokers.base import Broker, Capabilities
-from bot.brokers.binance import BinanceBroker
+from bot.brokers.binance.broker import BinanceBroker
 from bot.brokers.paper import PaperBroker
 
 OPTIONAL = {
