@@ -31,6 +31,7 @@ with warnings.catch_warnings():
     from binance.client import Client
     from binance.exceptions import BinanceAPIException, BinanceRequestException
 
+# the package's other modules take the vendor names from here, so the warning filter above always applies
 __all__ = [
     "BinanceAPIException",
     "BinanceRequestException",
