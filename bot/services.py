@@ -163,7 +163,7 @@ def broker_factories(
             raise ConfigError(
                 "broker alpaca needs ALPACA_API_KEY and ALPACA_API_SECRET", field="broker", value="alpaca"
             )
-        from bot.brokers.alpaca import AlpacaBroker
+        from bot.brokers.alpaca.broker import AlpacaBroker
 
         return AlpacaBroker(settings)
 
@@ -174,7 +174,7 @@ def broker_factories(
                 raise ConfigError(
                     f"broker {name} needs BINANCE_API_KEY and BINANCE_API_SECRET", field="broker", value=name
                 )
-            from bot.brokers.binance import BinanceBroker
+            from bot.brokers.binance.broker import BinanceBroker
 
             return BinanceBroker(settings, futures=futures)
 

@@ -15,7 +15,8 @@ import pytest
 from fakes.alpaca_fake import AlpacaFake
 from support.venues import alpaca_settings
 
-from bot.brokers.alpaca import AlpacaBroker, _parse_time
+from bot.brokers.alpaca.broker import AlpacaBroker
+from bot.brokers.alpaca.wire import parse_time as _parse_time
 from bot.brokers.base import Broker, OrderRequest
 from bot.domain import OrderState, Side
 from bot.errors import BrokerRejected, ConfigError, TemporaryError

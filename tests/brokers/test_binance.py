@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from support.venues import binance_settings
 
 from bot.brokers.base import OrderRequest
-from bot.brokers.binance import BinanceBroker
+from bot.brokers.binance.broker import BinanceBroker
 from bot.domain import ConfigRow, OrderState, Side, SizeType
 from bot.errors import BrokerRejected, ConfigError, TemporaryError
 from bot.records import Instrument

@@ -18,7 +18,7 @@ from fakes.alpaca_fake import AlpacaFake
 from sqlalchemy import select
 from support.venues import alpaca_settings
 
-from bot.brokers.alpaca import AlpacaBroker
+from bot.brokers.alpaca.broker import AlpacaBroker
 from bot.brokers.base import Broker, OrderRequest
 from bot.domain import Side, SlotKey, utc_now
 from bot.jobs import book_venue_exits, reconcile_positions
