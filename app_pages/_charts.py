@@ -1,4 +1,4 @@
-"""Altair chart builders of the dashboard (presentation only: data comes prepared by bot.dashboard_data)."""
+"""Altair chart builders of the dashboard (presentation only: data comes prepared by bot.dashboard)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,8 @@ from datetime import date
 import streamlit as st
 
 from app_pages import _charts, _data, _ui
-from bot.dashboard_data import day_trades, format_money, format_pct, month_grid, month_totals, week_totals
+from bot.dashboard.formatting import format_money, format_pct
+from bot.dashboard.month_calendar import day_trades, month_grid, month_totals, week_totals
 
 MONTHS = [
     "January",

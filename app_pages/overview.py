@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages import _charts, _data, _ui
-from bot.dashboard_data import PERIOD_LABELS, format_money, format_pct, open_positions
+from bot.dashboard.formatting import PERIOD_LABELS, format_money, format_pct
+from bot.dashboard.overview import open_positions
 
 
 def render() -> None:
