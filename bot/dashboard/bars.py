@@ -136,7 +136,7 @@ def return_lines(twr: pd.Series, benchmark: pd.Series | None = None, *, name: st
     """Long-format cumulative returns for the TWR chart: the portfolio, and the benchmark rebased to it.
 
     Args:
-        twr: :func:`twr_growth` (cumulative TWR per local day).
+        twr: :func:`~bot.dashboard.portfolio.twr_growth` (cumulative TWR per local day).
         benchmark: :func:`benchmark_returns` (daily returns), or None.
         name: the benchmark's label.
 

@@ -32,7 +32,7 @@ def journal_edit_batch(frame: pd.DataFrame, edits: Mapping[int, Mapping[str, Any
     ``trade_id`` (manual rows typed without one) cannot be addressed and are refused.
 
     Args:
-        frame: the frame the user edited (a :class:`TradesView` frame or a subset of it; its
+        frame: the frame the user edited (a :class:`~bot.dashboard.trades.TradesView` frame or a subset of it; its
             index is ignored).
         edits: positional row (0-based in ``frame``) → column → new value, as
             ``st.data_editor``'s ``edited_rows`` gives them.
@@ -122,8 +122,8 @@ def manual_trade_record(
 ) -> dict[str, str]:
     """A complete Trades row for a trade typed in the dashboard (append it to the Trades tab).
 
-    The row is validated and computed like the bot's own rows (:func:`trade_from_record` then
-    :func:`trade_records`: P&L net of fees, P&L %, holding time); it has a unique ``trade_id``
+    The row is validated and computed like the bot's own rows (:func:`~bot.performance.trade_from_record` then
+    :func:`~bot.performance.trade_records`: P&L net of fees, P&L %, holding time); it has a unique ``trade_id``
     ``manual-YYYYMMDDHHMMSS-xxxxxx`` (so its notes can be edited later) and no ``order_ids``
     (so the performance recompute keeps and counts it as a manual trade).
 

@@ -116,7 +116,7 @@ def health_summary(body: Mapping[str, Any] | None, signals: pd.DataFrame, *, now
 
     Args:
         body: the JSON of ``/health`` (DESIGN.md §4), or None when the bot did not answer.
-        signals: :func:`signals_frame` (newest first).
+        signals: :func:`~bot.dashboard.activity.signals_frame` (newest first).
         now: the current time (tz-aware), for "x minutes ago".
     """
     last: datetime | None = None

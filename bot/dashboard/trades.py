@@ -227,6 +227,7 @@ def trade_tags(frame: pd.DataFrame) -> list[str]:
 
 
 def split_tags(cell: str) -> list[str]:
+    """A ``tags`` cell's tags: ``"breakout, A+;news"`` → ``["breakout", "A+", "news"]`` (blanks dropped)."""
     return [part.strip() for part in re.split(r"[,;]", cell or "") if part.strip()]
 
 
