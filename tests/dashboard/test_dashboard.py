@@ -36,7 +36,7 @@ from streamlit.testing.v1 import AppTest
 from support.helpers import SECRET, TOKEN
 
 from bot import analytics, performance
-from bot.dashboard_data import PERIOD_LABELS, format_money, format_pct
+from bot.dashboard.formatting import PERIOD_LABELS, format_money, format_pct
 from bot.jobs import recompute_performance
 from bot.performance import TRADES_USER_COLUMNS, RoundTrip
 from bot.records import WriteBatch

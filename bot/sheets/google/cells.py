@@ -1,10 +1,10 @@
 """Cell texts and A1 ranges: what the bot sends for a value, and the value ranges of a set of cells.
 
-Values are written through :func:`~bot.domain.safe_cell` with ``USER_ENTERED`` so numbers and
+Values are written through :func:`~bot.parsing.safe_cell` with ``USER_ENTERED`` so numbers and
 booleans stay numbers and booleans; text-typed schema columns (ids, symbols, notes) and time stamps
 are sent with a leading apostrophe so ``"007"``, a 20-digit order id or ``2024-03-01 09:05:00`` read
 back exactly as written (a date typed into a sheet comes back in the sheet's locale format, which the
-bot could not parse reliably). Reads pass every formatted value through :func:`~bot.domain.safe_cell`
+bot could not parse reliably). Reads pass every formatted value through :func:`~bot.parsing.safe_cell`
 again (:func:`~bot.sheets.google.layout.parse_values`), so a text cell showing ``=x`` reads as ``'=x``
 exactly like the local backend stores it, and writing it back never creates a formula.
 """

@@ -136,7 +136,7 @@ class GoogleWorkbook:
         """Read ``tabs`` with one ``values:batchGet``; a missing tab reads as empty with schema headers.
 
         Never waits for the request budget and never retries (it runs in the webhook path).
-        Cells are formatted texts (``""`` when blank) passed through :func:`~bot.domain.safe_cell`.
+        Cells are formatted texts (``""`` when blank) passed through :func:`~bot.parsing.safe_cell`.
 
         Raises:
             TemporaryError: Google unreachable, over quota or failing.
