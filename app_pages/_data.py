@@ -26,8 +26,9 @@ import pandas as pd
 import requests
 import streamlit as st
 
-from bot import analytics
 from bot import dashboard_data as dd
+from bot.analytics.calendar import daily_trade_stats
+from bot.analytics.returns import PeriodReturn, period_returns
 from bot.errors import BotError
 from bot.records import Table, WriteBatch
 from bot.settings import Settings, load_settings
@@ -192,15 +193,15 @@ def _overview(src: Source, window: int, today: date) -> tuple[dd.OverviewFigures
 
 @st.cache_data(ttl=120, max_entries=8, show_spinner=False)
 def _daily(src: Source, window: int) -> pd.DataFrame:
-    return analytics.daily_trade_stats(_trades(src, window).trips, zone=src.tz)
+    return daily_trade_stats(_trades(src, window).trips, zone=src.tz)
 
 
 @st.cache_data(ttl=120, max_entries=8, show_spinner=False)
-def _periods(src: Source, window: int, today: date) -> list[analytics.PeriodReturn]:
+def _periods(src: Source, window: int, today: date) -> list[PeriodReturn]:
     portfolio = _portfolio(src, window)
     if portfolio.empty:
         return []
-    return analytics.period_returns(portfolio.equity, portfolio.flows, as_of=today, zone=src.tz)
+    return period_returns(portfolio.equity, portfolio.flows, as_of=today, zone=src.tz)
 
 
 def _guard(load: Any, *args: Any) -> Any:
@@ -241,7 +242,7 @@ def daily_stats() -> pd.DataFrame:
     return _guard(_daily)
 
 
-def periods() -> list[analytics.PeriodReturn]:
+def periods() -> list[PeriodReturn]:
     """:func:`bot.analytics.period_returns` as of today (empty without snapshots)."""
     return _guard(_periods, today())
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import streamlit as st
 
 from app_pages import _data, _ui
-from bot.calculator import CalculatorError, position_size
+from bot.analytics.calculator import CalculatorError, position_size
 
 
 def _dec(value: float) -> Decimal:

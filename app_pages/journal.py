@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _charts, _data, _ui
+from bot.analytics.trade_stats import summarise
 from bot.dashboard_data import (
     bars_window,
     filter_trades,
@@ -20,7 +21,6 @@ from bot.dashboard_data import (
     trade_tags,
 )
 from bot.domain import parse_decimal
-from bot.performance import summarise
 from bot.records import WriteBatch
 
 #: Earliest date the manual-trade form accepts (st.date_input defaults to ten years back).

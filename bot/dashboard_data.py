@@ -36,29 +36,24 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from bot import analytics
-from bot.analytics import PeriodReturn
+from bot.analytics.equity import Snapshot, portfolio_equity, read_cash_flows, read_snapshots
+from bot.analytics.returns import PeriodReturn, daily_returns, daily_twr, period_returns
+from bot.analytics.risk_metrics import max_drawdown
+from bot.analytics.round_trips import RoundTrip
+from bot.analytics.trade_records import TRADES_USER_COLUMNS, format_duration, trade_from_record, trade_records
+from bot.analytics.trade_stats import TradeStats, summarise
 from bot.domain import (
     PositionSide,
     format_decimal,
     normalise_symbol,
     normalise_timeframe,
     parse_decimal,
+    parse_sheet_time,
     safe_cell,
-)
-from bot.performance import (
-    TRADES_USER_COLUMNS,
-    RoundTrip,
-    TradeStats,
-    format_duration,
-    summarise,
-    trade_from_record,
-    trade_records,
 )
 from bot.records import CashFlow, RowWrite, Table, WriteBatch
 from bot.sheets.base import clean_record, row_key
 from bot.sheets.schema import tab_spec
-from bot.snapshots import Snapshot, parse_sheet_time, portfolio_equity, read_cash_flows, read_snapshots
 from bot.validate import validate_records
 
 __all__ = [
@@ -980,7 +975,7 @@ def equity_curve(portfolio: PortfolioView, zone: tzinfo) -> pd.DataFrame:
     """
     if portfolio.empty:
         return pd.DataFrame(columns=["day", "equity", "growth", "twr", "drawdown"])
-    table = analytics.daily_twr(portfolio.equity, portfolio.flows, zone=zone)
+    table = daily_twr(portfolio.equity, portfolio.flows, zone=zone)
     growth = table["growth"].to_numpy(dtype=float)
     peaks = np.fmax.accumulate(growth)
     return pd.DataFrame(
@@ -998,7 +993,7 @@ def twr_growth(portfolio: PortfolioView, zone: tzinfo) -> pd.Series:
     """Cumulative TWR (fraction) per local day: ``daily_twr(...)["growth"] − 1`` (empty without snapshots)."""
     if portfolio.empty:
         return pd.Series([], dtype=float, name="twr")
-    table = analytics.daily_twr(portfolio.equity, portfolio.flows, zone=zone)
+    table = daily_twr(portfolio.equity, portfolio.flows, zone=zone)
     return (table["growth"] - 1.0).rename("twr")
 
 
@@ -1072,9 +1067,9 @@ def overview_figures(trades: TradesView, portfolio: PortfolioView, *, today: dat
     today_pnl: Decimal | None = None
     source = "trades"
     if not portfolio.empty:
-        periods = tuple(analytics.period_returns(portfolio.equity, portfolio.flows, as_of=today, zone=zone))
-        returns = analytics.daily_returns(portfolio.equity, portfolio.flows, zone=zone)
-        drawdown = analytics.max_drawdown(returns).max_drawdown
+        periods = tuple(period_returns(portfolio.equity, portfolio.flows, as_of=today, zone=zone))
+        returns = daily_returns(portfolio.equity, portfolio.flows, zone=zone)
+        drawdown = max_drawdown(returns).max_drawdown
         latest = portfolio.latest
         assert latest is not None
         equity_at, equity_now = latest

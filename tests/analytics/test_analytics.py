@@ -14,27 +14,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.analytics import (
-    PERIODS,
+from bot.analytics.calendar import daily_trade_stats, pnl_by_hour, pnl_by_weekday
+from bot.analytics.returns import PERIODS, daily_returns, daily_twr, period_returns
+from bot.analytics.risk_metrics import (
     Drawdown,
     annual_volatility,
     benchmark_comparison,
     cagr,
     calmar_ratio,
-    daily_returns,
-    daily_trade_stats,
-    daily_twr,
     max_drawdown,
-    period_returns,
-    pnl_by_hour,
-    pnl_by_weekday,
     risk_metrics,
     sharpe_ratio,
     sortino_ratio,
-    xirr,
 )
+from bot.analytics.round_trips import RoundTrip
+from bot.analytics.xirr import xirr
 from bot.domain import PositionSide
-from bot.performance import RoundTrip
 
 UTC = timezone.utc
 D = Decimal

@@ -14,20 +14,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain import Fill, PositionSide, Side
-from bot.performance import (
+from bot.analytics.round_trips import RoundTrip, match_fills, open_positions, round_trips
+from bot.analytics.trade_records import (
     PERFORMANCE_HEADERS,
     TRADES_HEADERS,
-    RoundTrip,
     format_duration,
-    match_fills,
-    open_positions,
     performance_records,
-    round_trips,
-    summarise,
     trade_from_record,
     trade_records,
 )
+from bot.analytics.trade_stats import summarise
+from bot.domain import Fill, PositionSide, Side
 
 UTC = timezone.utc
 T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)  # a Monday

@@ -16,20 +16,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from support.helpers import SECRET, add_rows, make_settings, tab_rows
 
+from bot.analytics.equity import Snapshot, portfolio_equity, read_cash_flows, read_snapshots
 from bot.brokers.base import Account, Capabilities
+from bot.domain import parse_sheet_time
 from bot.errors import TemporaryError
-from bot.records import Balance, Table
+from bot.records import Balance, CashFlow, Table
 from bot.services import Services, build_services
 from bot.snapshots import (
     IMPORT_OVERLAP,
-    CashFlow,
-    Snapshot,
     balances_rows,
     import_cash_flows,
-    parse_sheet_time,
-    portfolio_equity,
-    read_cash_flows,
-    read_snapshots,
     snapshot_job,
     take_snapshot,
     update_balances,

@@ -17,15 +17,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot import analytics, calculator, performance
 from bot import dashboard_data as dd
+from bot.analytics import calculator
+from bot.analytics.calendar import daily_trade_stats, pnl_by_hour, pnl_by_weekday
+from bot.analytics.equity import portfolio_equity, read_cash_flows, read_snapshots
+from bot.analytics.returns import daily_returns, daily_twr, period_returns
+from bot.analytics.risk_metrics import max_drawdown
+from bot.analytics.trade_records import TRADES_USER_COLUMNS, trade_from_record
+from bot.analytics.trade_stats import summarise
 from bot.domain import ConfigRow, SizeType
 from bot.jobs import recompute_performance
 from bot.records import Instrument, RowWrite, Table, WriteBatch
 from bot.services import Services
 from bot.sheets.local import LocalWorkbook
 from bot.sheets.schema import all_specs, tab_spec
-from bot.snapshots import portfolio_equity, read_cash_flows, read_snapshots
 from bot.trading.sizing import entry_size, qty_for_risk
 
 UTC = timezone.utc
@@ -99,7 +104,7 @@ def test_trades_view_types_every_row_like_the_recompute_and_reports_bad_ones() -
     view = dd.trades_view(_table("Trades", rows), NY)
     assert len(view.frame) == len(view.trips) == 5
     assert view.problems == ("Trades row 7: entry_price: 'abc' is not a number",)
-    expected = [performance.trade_from_record(r, zone=NY) for r in TRADES]
+    expected = [trade_from_record(r, zone=NY) for r in TRADES]
     assert (
         [t.pnl for t in view.trips]
         == [t.pnl for t in expected]
@@ -116,7 +121,7 @@ def test_trades_view_types_every_row_like_the_recompute_and_reports_bad_ones() -
 
 
 def test_a_zero_fee_cell_reads_as_no_fee() -> None:
-    """performance.trade_from_record refuses fees "0" (blank works); the journal must not drop such rows."""
+    """trade_from_record refuses fees "0" (blank works); the journal must not drop such rows."""
     view = dd.trades_view(_table("Trades", [{**TRADES[4], "fees": "0"}, {**TRADES[0], "fees": "0.00"}]), UTC)
     assert view.problems == () and [t.pnl for t in view.trips] == [Decimal(0), Decimal(100)]
 
@@ -166,15 +171,15 @@ def test_journal_edits_write_only_user_cells(tmp_path: Path) -> None:
     )
     assert problems == []
     assert [w.key for w in batch.writes] == [("M-3",), ("A-1",)]
-    assert all(set(w.values) <= set(performance.TRADES_USER_COLUMNS) for w in batch.writes)
+    assert all(set(w.values) <= set(TRADES_USER_COLUMNS) for w in batch.writes)
     workbook.apply(batch)
     after = workbook.read_tables(["Trades"])["Trades"].rows
     assert after[2]["notes"] == "held through earnings" and after[2]["rating"] == "5"
     assert after[2]["tags"] == "swing, earnings"
     assert after[0]["setup"] == '\'=HYPERLINK("x")'  # never a formula
     for old, new in zip(before, after, strict=True):
-        assert {k: v for k, v in old.items() if k not in performance.TRADES_USER_COLUMNS} == {
-            k: v for k, v in new.items() if k not in performance.TRADES_USER_COLUMNS
+        assert {k: v for k, v in old.items() if k not in TRADES_USER_COLUMNS} == {
+            k: v for k, v in new.items() if k not in TRADES_USER_COLUMNS
         }
 
 
@@ -252,17 +257,17 @@ def test_group_stats_and_heatmap_agree_with_performance_and_analytics() -> None:
     trips = dd.trades_view(_table("Trades", TRADES), NY).trips
     by_symbol = dd.group_stats(trips, "symbol").set_index("symbol")
     for symbol in ("AAPL", "MSFT", "TSLA"):
-        stats = performance.summarise([t for t in trips if t.symbol == symbol])
+        stats = summarise([t for t in trips if t.symbol == symbol])
         assert by_symbol.loc[symbol, "total_pnl"] == float(stats.total_pnl)
         assert by_symbol.loc[symbol, "trades"] == stats.total_trades
     sides = dd.group_stats(trips, "side").set_index("side")
-    assert sides.loc["long", "total_pnl"] == float(performance.summarise(trips).long_pnl)
+    assert sides.loc["long", "total_pnl"] == float(summarise(trips).long_pnl)
     slots = dd.group_stats(trips, "symbol+timeframe")
     assert len(slots) == 4 and list(slots.columns[:2]) == ["symbol", "timeframe"]
     cells = dd.weekday_hour_heatmap(trips, NY)
     assert len(cells) == 7 * 24
-    weekdays = analytics.pnl_by_weekday(trips, zone=NY)
-    hours = analytics.pnl_by_hour(trips, zone=NY)
+    weekdays = pnl_by_weekday(trips, zone=NY)
+    hours = pnl_by_hour(trips, zone=NY)
     assert np.allclose(cells.groupby("weekday")["pnl"].sum().reindex(weekdays.index), weekdays["pnl"].astype(float))
     assert np.allclose(cells.groupby("hour")["pnl"].sum(), hours["pnl"].astype(float))
     best, worst = dd.best_worst_trades(dd.trades_view(_table("Trades", TRADES), NY).frame, 2)
@@ -322,19 +327,17 @@ def test_overview_figures_are_the_analytics_results() -> None:
     portfolio = dd.portfolio_view(_table("Snapshots", SNAPSHOTS), _table("CashFlows", FLOWS), NY)
     trades = dd.trades_view(_table("Trades", TRADES), NY)
     figures = dd.overview_figures(trades, portfolio, today=date(2024, 1, 3), zone=NY)
-    assert figures.periods == tuple(
-        analytics.period_returns(portfolio.equity, portfolio.flows, as_of=date(2024, 1, 3), zone=NY)
-    )
+    assert figures.periods == tuple(period_returns(portfolio.equity, portfolio.flows, as_of=date(2024, 1, 3), zone=NY))
     assert figures.today_pnl == Decimal("16100.5") - Decimal("15100.5") - Decimal("799.5")  # net of today's flows
     assert figures.today_source == "equity"
-    assert figures.stats == performance.summarise(trades.trips)
-    returns = analytics.daily_returns(portfolio.equity, portfolio.flows, zone=NY)
-    assert figures.max_drawdown == analytics.max_drawdown(returns).max_drawdown
+    assert figures.stats == summarise(trades.trips)
+    returns = daily_returns(portfolio.equity, portfolio.flows, zone=NY)
+    assert figures.max_drawdown == max_drawdown(returns).max_drawdown
     later = dd.overview_figures(trades, portfolio, today=date(2024, 3, 5), zone=NY)
     assert (later.today_pnl, later.today_source) == (Decimal(99), "trades")  # no snapshot today: trades closed today
     curve = dd.equity_curve(portfolio, NY)
     assert list(curve["equity"]) == [15000.0, 15100.5, 16100.5]
-    table = analytics.daily_twr(portfolio.equity, portfolio.flows, zone=NY)
+    table = daily_twr(portfolio.equity, portfolio.flows, zone=NY)
     assert np.allclose(curve["twr"], table["growth"] - 1)
     assert (curve["drawdown"] <= 0).all()
     periods = dd.twr_table(figures.periods)
@@ -383,7 +386,7 @@ def test_cashflow_record() -> None:
 
 def test_month_grid_weeks_and_totals_come_from_daily_trade_stats() -> None:
     trips = dd.trades_view(_table("Trades", TRADES), NY).trips
-    daily = analytics.daily_trade_stats(trips, zone=NY)
+    daily = daily_trade_stats(trips, zone=NY)
     grid = dd.month_grid(daily, 2024, 3)
     assert len(grid) == 35 and grid["day"].iloc[0] == date(2024, 2, 26)  # Monday before 1 March
     assert grid.loc[grid["day"] == date(2024, 3, 5), "pnl"].item() == 99.0
