@@ -179,7 +179,8 @@ def daily_returns(
 ) -> pd.Series:
     """Daily TWR returns (fractions) as a Series indexed by local day, base day excluded.
 
-    The input of the risk metrics below. Same arguments, rules and errors as :func:`daily_twr`.
+    The input of the risk metrics (:mod:`bot.analytics.risk_metrics`). Same arguments, rules and
+    errors as :func:`daily_twr`.
     """
     table = daily_twr(snapshots, flows, zone=zone, weekdays_only=weekdays_only)
     return table["return"].iloc[1:].rename("return")

@@ -63,7 +63,7 @@ def annual_volatility(returns: ReturnsInput, *, periods_per_year: float = 252) -
     """Annualised volatility: sample standard deviation (ddof 1) × √periods_per_year.
 
     Args:
-        returns: periodic returns (fractions), e.g. :func:`daily_returns`; NaNs are dropped.
+        returns: periodic returns (fractions), e.g. :func:`~bot.analytics.returns.daily_returns`; NaNs are dropped.
         periods_per_year: 252 for stock trading days, 365 for crypto.
 
     Returns:
@@ -275,7 +275,7 @@ def risk_metrics(returns: ReturnsInput, *, periods_per_year: float = 252, risk_f
     """All risk metrics of ``returns`` at once (CAGR, volatility, Sharpe, Sortino, drawdown, Calmar).
 
     Args:
-        returns: periodic returns, e.g. :func:`daily_returns` (Series indexed by day gives dated
+        returns: periodic returns, e.g. :func:`~bot.analytics.returns.daily_returns` (Series indexed by day gives dated
             drawdowns).
         periods_per_year: 252 (stocks, with ``weekdays_only``) or 365 (crypto).
         risk_free_annual: annual risk-free rate as a fraction.
@@ -329,7 +329,7 @@ def benchmark_comparison(returns: pd.Series, benchmark: pd.Series) -> BenchmarkC
     """Compare periodic returns with a benchmark's over the periods present in both.
 
     Args:
-        returns: the portfolio's returns (fractions), e.g. :func:`daily_returns`.
+        returns: the portfolio's returns (fractions), e.g. :func:`~bot.analytics.returns.daily_returns`.
         benchmark: the benchmark's returns on the same kind of index (e.g. an index ETF's daily
             close-to-close returns, ``prices.pct_change()``, indexed by the same local days).
 

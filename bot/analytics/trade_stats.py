@@ -80,8 +80,8 @@ def summarise(trips: Iterable[RoundTrip]) -> TradeStats:
     - ``avg_holding_time``: mean of ``holding_time`` (None without trades).
 
     Args:
-        trips: round trips (closed trades), e.g. from :func:`round_trips` or
-            :func:`trade_from_record`.
+        trips: round trips (closed trades), e.g. from :func:`~bot.analytics.round_trips.round_trips` or
+            :func:`~bot.analytics.trade_records.trade_from_record`.
 
     Returns:
         :class:`TradeStats`, unrounded.
