@@ -1,4 +1,4 @@
-"""Altair chart builders of the dashboard (presentation only: data comes prepared by bot.dashboard_data)."""
+"""Altair chart builders of the dashboard (presentation only: data comes prepared by bot.dashboard)."""
 
 from __future__ import annotations
 
@@ -187,49 +187,7 @@ def calendar_grid(grid: pd.DataFrame, weeks: pd.DataFrame, currency: str) -> alt
     """
     inside = grid["in_month"] & (grid["trades"] > 0)
     peak = float(grid.loc[inside, "pnl"].abs().max()) if inside.any() else 0.0
-
-    def ink(pnl: float, trades: int, in_month: bool) -> str:
-        if not in_month:
-            return "#aaaaaa"
-        return "#ffffff" if trades and peak and abs(pnl) >= 0.55 * peak else "#1f2328"
-
-    cells = pd.DataFrame(
-        {
-            "date": grid["day"].astype(str),
-            "column": grid["weekday"],
-            "week": grid["week"],
-            "day_label": grid["day_label"],
-            "pnl": grid["pnl"],
-            "trades": grid["trades"],
-            "pnl_text": [
-                f"{p:+,.2f}" if t and m else ""
-                for p, t, m in zip(grid["pnl"], grid["trades"], grid["in_month"], strict=True)
-            ],
-            "detail": [
-                f"{t} trade{'s' if t != 1 else ''} · {w:.0f} %" if t and m else ""
-                for t, w, m in zip(grid["trades"], grid["win_rate"], grid["in_month"], strict=True)
-            ],
-            "kind": ["day" if m else "other" for m in grid["in_month"]],
-            "ink": [ink(p, t, m) for p, t, m in zip(grid["pnl"], grid["trades"], grid["in_month"], strict=True)],
-        }
-    )
-    totals = pd.DataFrame(
-        {
-            "date": "",
-            "column": "Week",
-            "week": weeks["week"],
-            "day_label": "",
-            "pnl": weeks["pnl"],
-            "trades": weeks["trades"],
-            "pnl_text": [f"{p:+,.2f}" if t else "–" for p, t in zip(weeks["pnl"], weeks["trades"], strict=True)],
-            "detail": [
-                f"{t} trades · {w:.0f} %" if t else "" for t, w in zip(weeks["trades"], weeks["win_rate"], strict=True)
-            ],
-            "kind": "week",
-            "ink": [GREEN if p > 0 else RED if p < 0 else GREY for p in weeks["pnl"]],
-        }
-    )
-    data = pd.concat([cells, totals], ignore_index=True)
+    data = pd.concat([_day_cells(grid, peak), _week_cells(weeks)], ignore_index=True)
     data["fill_day"] = (data["kind"] == "day") & (data["trades"] > 0)
     pick = alt.selection_point(name="day", fields=["date"], on="click", clear="dblclick", empty=False)
     columns = [*_WEEKDAYS, "Week"]
@@ -274,4 +232,57 @@ def calendar_grid(grid: pd.DataFrame, weeks: pd.DataFrame, currency: str) -> alt
         alt.layer(plain, rects, label, pnl, detail)
         .resolve_scale(color="independent")
         .properties(height=int(78 * (grid["week"].max() + 1)))
+    )
+
+
+def _day_cells(grid: pd.DataFrame, peak: float) -> pd.DataFrame:
+    """One chart cell per day of :func:`~bot.dashboard.month_calendar.month_grid`: texts and their ink colour.
+
+    ``peak`` is the largest absolute daily P&L of the month: strong colours get white text.
+    """
+
+    def ink(pnl: float, trades: int, in_month: bool) -> str:
+        if not in_month:
+            return "#aaaaaa"
+        return "#ffffff" if trades and peak and abs(pnl) >= 0.55 * peak else "#1f2328"
+
+    return pd.DataFrame(
+        {
+            "date": grid["day"].astype(str),
+            "column": grid["weekday"],
+            "week": grid["week"],
+            "day_label": grid["day_label"],
+            "pnl": grid["pnl"],
+            "trades": grid["trades"],
+            "pnl_text": [
+                f"{p:+,.2f}" if t and m else ""
+                for p, t, m in zip(grid["pnl"], grid["trades"], grid["in_month"], strict=True)
+            ],
+            "detail": [
+                f"{t} trade{'s' if t != 1 else ''} · {w:.0f} %" if t and m else ""
+                for t, w, m in zip(grid["trades"], grid["win_rate"], grid["in_month"], strict=True)
+            ],
+            "kind": ["day" if m else "other" for m in grid["in_month"]],
+            "ink": [ink(p, t, m) for p, t, m in zip(grid["pnl"], grid["trades"], grid["in_month"], strict=True)],
+        }
+    )
+
+
+def _week_cells(weeks: pd.DataFrame) -> pd.DataFrame:
+    """One chart cell per week row (:func:`~bot.dashboard.month_calendar.week_totals`), in the ``Week`` column."""
+    return pd.DataFrame(
+        {
+            "date": "",
+            "column": "Week",
+            "week": weeks["week"],
+            "day_label": "",
+            "pnl": weeks["pnl"],
+            "trades": weeks["trades"],
+            "pnl_text": [f"{p:+,.2f}" if t else "–" for p, t in zip(weeks["pnl"], weeks["trades"], strict=True)],
+            "detail": [
+                f"{t} trades · {w:.0f} %" if t else "" for t, w in zip(weeks["trades"], weeks["win_rate"], strict=True)
+            ],
+            "kind": "week",
+            "ink": [GREEN if p > 0 else RED if p < 0 else GREY for p in weeks["pnl"]],
+        }
     )

@@ -3,7 +3,7 @@
 - The workbook client is a resource (``st.cache_resource``), one per store and location.
 - Each tab is read once per cache window (``st.cache_data`` with a TTL) or per press of *Refresh*,
   whichever comes first, shared by every page and user: the big tabs (Trades, Snapshots,
-  CashFlows, Signals, Orders) inside the loader of their typed view (:mod:`bot.dashboard_data`),
+  CashFlows, Signals, Orders) inside the loader of their typed view (:mod:`bot.dashboard`),
   the small shared ones (Config, Settings) by :func:`_read_tab`. All loaders of a run use the same
   window, so a page never mixes two reads of a tab.
 
@@ -26,9 +26,14 @@ import pandas as pd
 import requests
 import streamlit as st
 
-from bot import dashboard_data as dd
 from bot.analytics.calendar import daily_trade_stats
 from bot.analytics.returns import PeriodReturn, period_returns
+from bot.dashboard.activity import orders_frame, signals_frame
+from bot.dashboard.bars import bar_symbols as symbols_with_bars
+from bot.dashboard.bars import find_bars, read_bars
+from bot.dashboard.overview import Health, OverviewFigures, health_summary, overview_figures
+from bot.dashboard.portfolio import PortfolioView, equity_curve, portfolio_view
+from bot.dashboard.trades import TradesView, trades_view
 from bot.errors import BotError
 from bot.records import Table, WriteBatch
 from bot.settings import Settings, load_settings
@@ -161,34 +166,34 @@ def workbook_exists() -> bool:
     return _exists(source())
 
 
-# -- typed views (bot.dashboard_data) ----------------------------------------------------------
+# -- typed views (bot.dashboard) ---------------------------------------------------------------
 
 
 @st.cache_data(ttl=120, max_entries=8, show_spinner=False)
-def _trades(src: Source, window: int) -> dd.TradesView:
-    return dd.trades_view(_load(src, "Trades"), src.tz)
+def _trades(src: Source, window: int) -> TradesView:
+    return trades_view(_load(src, "Trades"), src.tz)
 
 
 @st.cache_data(ttl=120, max_entries=8, show_spinner=False)
-def _portfolio(src: Source, window: int) -> dd.PortfolioView:
-    return dd.portfolio_view(_load(src, "Snapshots"), _load(src, "CashFlows"), src.tz)
+def _portfolio(src: Source, window: int) -> PortfolioView:
+    return portfolio_view(_load(src, "Snapshots"), _load(src, "CashFlows"), src.tz)
 
 
 @st.cache_data(ttl=120, max_entries=8, show_spinner=False)
 def _signals(src: Source, window: int) -> pd.DataFrame:
-    return dd.signals_frame(_load(src, "Signals"), src.tz)
+    return signals_frame(_load(src, "Signals"), src.tz)
 
 
 @st.cache_data(ttl=120, max_entries=8, show_spinner=False)
 def _orders(src: Source, window: int) -> pd.DataFrame:
-    return dd.orders_frame(_load(src, "Orders"), src.tz)
+    return orders_frame(_load(src, "Orders"), src.tz)
 
 
 @st.cache_data(ttl=120, max_entries=8, show_spinner=False)
-def _overview(src: Source, window: int, today: date) -> tuple[dd.OverviewFigures, pd.DataFrame]:
+def _overview(src: Source, window: int, today: date) -> tuple[OverviewFigures, pd.DataFrame]:
     trades, portfolio = _trades(src, window), _portfolio(src, window)
-    figures = dd.overview_figures(trades, portfolio, today=today, zone=src.tz)
-    return figures, dd.equity_curve(portfolio, src.tz)
+    figures = overview_figures(trades, portfolio, today=today, zone=src.tz)
+    return figures, equity_curve(portfolio, src.tz)
 
 
 @st.cache_data(ttl=120, max_entries=8, show_spinner=False)
@@ -212,38 +217,38 @@ def _guard(load: Any, *args: Any) -> Any:
         raise WorkbookUnavailable(f"the {src.store} workbook cannot be read: {exc}") from None
 
 
-def trades() -> dd.TradesView:
-    """The journal (:func:`bot.dashboard_data.trades_view`)."""
+def trades() -> TradesView:
+    """The journal (:func:`bot.dashboard.trades.trades_view`)."""
     return _guard(_trades)
 
 
-def portfolio() -> dd.PortfolioView:
-    """Equity snapshots and cash flows (:func:`bot.dashboard_data.portfolio_view`)."""
+def portfolio() -> PortfolioView:
+    """Equity snapshots and cash flows (:func:`bot.dashboard.portfolio.portfolio_view`)."""
     return _guard(_portfolio)
 
 
 def signals() -> pd.DataFrame:
-    """Signals, newest first (:func:`bot.dashboard_data.signals_frame`)."""
+    """Signals, newest first (:func:`bot.dashboard.activity.signals_frame`)."""
     return _guard(_signals)
 
 
 def orders() -> pd.DataFrame:
-    """Orders, newest first (:func:`bot.dashboard_data.orders_frame`)."""
+    """Orders, newest first (:func:`bot.dashboard.activity.orders_frame`)."""
     return _guard(_orders)
 
 
-def overview() -> tuple[dd.OverviewFigures, pd.DataFrame]:
+def overview() -> tuple[OverviewFigures, pd.DataFrame]:
     """Headline figures and the daily equity/drawdown curve of the Overview page."""
     return _guard(_overview, today())
 
 
 def daily_stats() -> pd.DataFrame:
-    """:func:`bot.analytics.daily_trade_stats` of the journal."""
+    """:func:`bot.analytics.calendar.daily_trade_stats` of the journal."""
     return _guard(_daily)
 
 
 def periods() -> list[PeriodReturn]:
-    """:func:`bot.analytics.period_returns` as of today (empty without snapshots)."""
+    """:func:`bot.analytics.returns.period_returns` as of today (empty without snapshots)."""
     return _guard(_periods, today())
 
 
@@ -262,13 +267,13 @@ def today() -> date:
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)
 def _bars(path: str, mtime: float) -> pd.DataFrame:
-    return dd.read_bars(Path(path))
+    return read_bars(Path(path))
 
 
 def bars(symbol: str, timeframe: str = "") -> tuple[pd.DataFrame | None, str]:
     """``(bars, message)``: the symbol's bars from ``BOT_DATA_DIR/bars``, or None and why not."""
     directory = source().bars_dir
-    path = dd.find_bars(directory, symbol, timeframe)
+    path = find_bars(directory, symbol, timeframe)
     if path is None:
         return None, f"No bars for {symbol}: put {symbol}_{timeframe or '1d'}.csv or {symbol}.csv in {directory}."
     try:
@@ -279,7 +284,7 @@ def bars(symbol: str, timeframe: str = "") -> tuple[pd.DataFrame | None, str]:
 
 def bar_symbols() -> list[str]:
     """Symbols that have a bars file."""
-    return dd.bar_symbols(source().bars_dir)
+    return symbols_with_bars(source().bars_dir)
 
 
 # -- bot health -----------------------------------------------------------------------------------
@@ -304,9 +309,9 @@ def _health(url: str) -> dict[str, Any] | None:
     return None
 
 
-def health() -> dd.Health:
+def health() -> Health:
     """The bot's health from ``/health``, or from the latest Signals row when it does not answer."""
-    return dd.health_summary(_health(bot_url()), signals(), now=datetime.now(zone()), zone=zone())
+    return health_summary(_health(bot_url()), signals(), now=datetime.now(zone()), zone=zone())
 
 
 # -- writes ---------------------------------------------------------------------------------------

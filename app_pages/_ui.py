@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _data
-from bot.dashboard_data import format_money
+from bot.dashboard.formatting import format_money
 
 GREEN = "#1a7f37"
 RED = "#cf222e"

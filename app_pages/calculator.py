@@ -1,13 +1,15 @@
-"""Calculator: position size from equity, risk and stop (bot.calculator, the engine's sizing formulas)."""
+"""Calculator: position size from equity, risk and stop (bot.analytics.calculator, the engine's sizing formulas)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 import streamlit as st
 
 from app_pages import _data, _ui
-from bot.analytics.calculator import CalculatorError, position_size
+from bot.analytics.calculator import CalculatorError, SizeResult, position_size
 
 
 def _dec(value: float) -> Decimal:
@@ -19,12 +21,47 @@ def _qty(value: Decimal) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """What the form holds: widget values as Streamlit gives them (floats, radio labels)."""
+
+    contract: str
+    side: str
+    unit: str
+    account: float
+    risk_mode: str
+    risk_value: float
+    entry: float
+    stop_mode: str
+    stop: float
+    target: float
+    fee: float
+    leverage: float
+    step: float
+    size: float
+
+
 def render() -> None:
+    """The calculator page: the form, then the size :func:`bot.analytics.calculator.position_size` gives, or why not."""
     st.title("Position size calculator")
     portfolio = _data.portfolio()
-    latest = portfolio.latest
-    currency = portfolio.currency
+    contract, side, unit, account = _account_row(portfolio.latest, portfolio.currency)
+    risk_mode, risk_value, entry = _risk_row(contract, unit)
+    stop_mode, stop, target = _stop_row(side, entry)
+    fee, leverage, step, size = _costs_row(contract)
+    inputs = _Inputs(
+        contract, side, unit, account, risk_mode, risk_value, entry, stop_mode, stop, target, fee, leverage, step, size
+    )
+    try:
+        result = _size(inputs)
+    except CalculatorError as exc:
+        st.warning(str(exc))
+        return
+    _show_result(result, inputs)
 
+
+def _account_row(latest: tuple[datetime, Decimal] | None, currency: str) -> tuple[str, str, str, float]:
+    """Contract, side and account equity (default: the latest snapshot); returns them and the money unit."""
     a, b, c = st.columns(3)
     contract = a.radio(
         "Contract",
@@ -52,7 +89,11 @@ def render() -> None:
         key=f"calc_equity_{contract}",
         help=note,
     )
+    return contract, side, unit, account
 
+
+def _risk_row(contract: str, unit: str) -> tuple[str, float, float]:
+    """Risk as a percent of equity or an amount, and the entry price."""
     a, b, c = st.columns(3)
     risk_mode = a.radio("Risk as", ["% of equity", "amount"], horizontal=True, key="calc_risk_mode")
     if risk_mode == "% of equity":
@@ -68,7 +109,11 @@ def render() -> None:
             key="calc_risk_amount",
         )
     entry = c.number_input("Entry price", min_value=0.0, value=100.0, format="%.6f", key="calc_entry")
+    return risk_mode, risk_value, entry
 
+
+def _stop_row(side: str, entry: float) -> tuple[str, float, float]:
+    """The stop (a price or a percent from the entry) and the optional target price (0 = none)."""
     a, b, c = st.columns(3)
     stop_mode = a.radio("Stop as", ["price", "% from entry"], horizontal=True, key="calc_stop_mode")
     if stop_mode == "price":
@@ -81,7 +126,11 @@ def render() -> None:
     target = c.number_input(
         "Target price (optional, 0 = none)", min_value=0.0, value=0.0, format="%.6f", key="calc_target"
     )
+    return stop_mode, stop, target
 
+
+def _costs_row(contract: str) -> tuple[float, float, float, float]:
+    """Fee per side (%), leverage, quantity step and the inverse contract size."""
     a, b, c, d = st.columns(4)
     fee = a.number_input(
         "Fee per side (%)", min_value=0.0, max_value=10.0, value=0.1, step=0.01, format="%.4f", key="calc_fee"
@@ -106,27 +155,36 @@ def render() -> None:
         disabled=contract == "linear",
         help="Inverse contracts: quote value of one contract.",
     )
+    return fee, leverage, step, size
 
-    try:
-        result = position_size(
-            equity=_dec(account),
-            entry=_dec(entry),
-            side=side,  # type: ignore[arg-type]
-            risk_pct=_dec(risk_value) if risk_mode == "% of equity" else None,
-            risk_amount=_dec(risk_value) if risk_mode == "amount" else None,
-            stop_price=_dec(stop) if stop_mode == "price" else None,
-            stop_pct=_dec(stop) if stop_mode != "price" else None,
-            target_price=_dec(target) if target > 0 else None,
-            fee_rate=_dec(fee) / 100,
-            leverage=_dec(leverage),
-            step=_dec(step),
-            contract=contract,  # type: ignore[arg-type]
-            contract_size=_dec(size) if contract == "inverse" else Decimal(1),
-        )
-    except CalculatorError as exc:
-        st.warning(str(exc))
-        return
 
+def _size(inputs: _Inputs) -> SizeResult:
+    """:func:`bot.analytics.calculator.position_size` of the form's values.
+
+    Raises:
+        CalculatorError: an input it refuses (the message names it).
+    """
+    risk_mode, stop_mode, contract = inputs.risk_mode, inputs.stop_mode, inputs.contract
+    return position_size(
+        equity=_dec(inputs.account),
+        entry=_dec(inputs.entry),
+        side=inputs.side,  # type: ignore[arg-type]
+        risk_pct=_dec(inputs.risk_value) if risk_mode == "% of equity" else None,
+        risk_amount=_dec(inputs.risk_value) if risk_mode == "amount" else None,
+        stop_price=_dec(inputs.stop) if stop_mode == "price" else None,
+        stop_pct=_dec(inputs.stop) if stop_mode != "price" else None,
+        target_price=_dec(inputs.target) if inputs.target > 0 else None,
+        fee_rate=_dec(inputs.fee) / 100,
+        leverage=_dec(inputs.leverage),
+        step=_dec(inputs.step),
+        contract=contract,  # type: ignore[arg-type]
+        contract_size=_dec(inputs.size) if contract == "inverse" else Decimal(1),
+    )
+
+
+def _show_result(result: SizeResult, inputs: _Inputs) -> None:
+    """The result's figures, its notes and how it is computed."""
+    contract, unit, leverage = inputs.contract, inputs.unit, inputs.leverage
     st.subheader("Result")
     places = ".2f" if contract == "linear" else ".8f"
     qty_unit = "units" if contract == "linear" else "contracts"

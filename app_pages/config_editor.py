@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from app_pages import _data, _ui
-from bot.dashboard_data import (
+from bot.dashboard.config_editor import (
     CONFIG_COPY_COLUMNS,
     add_symbols_batch,
     config_frame,

@@ -11,16 +11,11 @@ import streamlit as st
 
 from app_pages import _charts, _data, _ui
 from bot.analytics.trade_stats import summarise
-from bot.dashboard_data import (
-    bars_window,
-    filter_trades,
-    format_money,
-    format_pct,
-    journal_edit_batch,
-    manual_trade_record,
-    trade_tags,
-)
-from bot.domain import parse_decimal
+from bot.dashboard.bars import bars_window
+from bot.dashboard.formatting import format_money, format_pct
+from bot.dashboard.journal import journal_edit_batch, manual_trade_record
+from bot.dashboard.trades import filter_trades, trade_tags
+from bot.parsing import parse_decimal
 from bot.records import WriteBatch
 
 #: Earliest date the manual-trade form accepts (st.date_input defaults to ten years back).

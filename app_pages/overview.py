@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
+import pandas as pd
 import streamlit as st
 
 from app_pages import _charts, _data, _ui
-from bot.dashboard_data import PERIOD_LABELS, format_money, format_pct, open_positions
+from bot.dashboard.formatting import PERIOD_LABELS, format_money, format_pct
+from bot.dashboard.overview import OverviewFigures, open_positions
+from bot.dashboard.trades import TradesView
 
 
 def render() -> None:
+    """The Overview page: bot health, headline figures, TWR per period, equity chart, positions, signals."""
     st.title("Overview")
     figures, curve = _data.overview()
     trades = _data.trades()
@@ -30,7 +36,21 @@ def render() -> None:
         )
         return
 
+    _headline(figures, zone)
+    _twr_periods(figures, zone)
+    _equity_chart(curve, trades, currency)
+    left, right = st.columns([2, 3])
+    with left:
+        _open_positions()
+    with right:
+        _latest_signals(signals)
+    _ui.problems([*trades.problems, *portfolio.problems], "rows")
+
+
+def _headline(figures: OverviewFigures, zone: ZoneInfo) -> None:
+    """Equity, today's and total P&L, win rate, profit factor and max drawdown in one row."""
     stats = figures.stats
+    currency = figures.currency
     row = st.columns(6)
     if figures.equity is not None and figures.equity_at is not None:
         _ui.kpi(
@@ -65,6 +85,10 @@ def render() -> None:
         where=row[5],
     )
 
+
+def _twr_periods(figures: OverviewFigures, zone: ZoneInfo) -> None:
+    """TWR of the 7d, 30d, 90d, YTD and inception periods, and a warning when the snapshots are stale."""
+    currency = figures.currency
     st.subheader("Time-weighted return")
     if figures.periods:
         wanted = [p for p in figures.periods if p.label in ("7d", "30d", "90d", "YTD", "inception")]
@@ -87,6 +111,9 @@ def render() -> None:
     else:
         st.caption("TWR needs equity snapshots (the Snapshots tab is empty).")
 
+
+def _equity_chart(curve: pd.DataFrame, trades: TradesView, currency: str) -> None:
+    """Equity and drawdown from the snapshots, else the journal's cumulative realised P&L."""
     st.subheader("Equity and drawdown")
     if len(curve) >= 2:
         st.altair_chart(_charts.equity_drawdown(curve, currency), width="stretch")
@@ -96,29 +123,32 @@ def render() -> None:
     else:
         st.caption("The chart appears once there are equity snapshots or closed trades.")
 
-    left, right = st.columns([2, 3])
-    with left:
-        st.subheader("Open positions")
-        positions = open_positions(_data.table("Config"))
-        if positions.empty:
-            st.caption("No open position (every Config row is flat).")
-        else:
-            st.dataframe(positions, hide_index=True, width="stretch")
-    with right:
-        st.subheader("Latest signals")
-        if signals.empty:
-            st.caption("No signal received yet.")
-        else:
-            latest = signals.head(10)[
-                ["received_at", "symbol", "timeframe", "action", "price", "result", "reason", "latency_ms"]
-            ]
-            st.dataframe(
-                latest.style.map(_result_colour, subset=["result"]),
-                hide_index=True,
-                width="stretch",
-                column_config=_ui.signal_columns(),
-            )
-    _ui.problems([*trades.problems, *portfolio.problems], "rows")
+
+def _open_positions() -> None:
+    """Slots with a position (the Config tab's bot-owned Position column)."""
+    st.subheader("Open positions")
+    positions = open_positions(_data.table("Config"))
+    if positions.empty:
+        st.caption("No open position (every Config row is flat).")
+    else:
+        st.dataframe(positions, hide_index=True, width="stretch")
+
+
+def _latest_signals(signals: pd.DataFrame) -> None:
+    """The ten newest signals, results coloured."""
+    st.subheader("Latest signals")
+    if signals.empty:
+        st.caption("No signal received yet.")
+    else:
+        latest = signals.head(10)[
+            ["received_at", "symbol", "timeframe", "action", "price", "result", "reason", "latency_ms"]
+        ]
+        st.dataframe(
+            latest.style.map(_result_colour, subset=["result"]),
+            hide_index=True,
+            width="stretch",
+            column_config=_ui.signal_columns(),
+        )
 
 
 def _result_colour(value: str) -> str:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from app_pages import _charts, _data, _ui
 from bot.analytics.calendar import pnl_by_hour, pnl_by_weekday
-from bot.dashboard_data import best_worst_trades, group_stats, weekday_hour_heatmap
+from bot.dashboard.trade_stats import best_worst_trades, group_stats, weekday_hour_heatmap
 
 
 def render() -> None:

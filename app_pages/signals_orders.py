@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _data, _ui
-from bot.dashboard_data import latency_summary
+from bot.dashboard.activity import latency_summary
 
 BAD_RESULTS = ("rejected", "failed", "blocked")
 BAD_STATUSES = ("rejected", "failed", "canceled", "expired")

@@ -10,17 +10,11 @@ import streamlit as st
 from app_pages import _charts, _data, _ui
 from bot.analytics.returns import daily_returns
 from bot.analytics.risk_metrics import benchmark_comparison, risk_metrics
-from bot.dashboard_data import (
-    PortfolioView,
-    benchmark_returns,
-    cashflow_record,
-    format_pct,
-    return_lines,
-    twr_growth,
-    twr_table,
-)
-from bot.domain import parse_decimal
+from bot.dashboard.bars import benchmark_returns, return_lines
+from bot.dashboard.formatting import format_pct
+from bot.dashboard.portfolio import PortfolioView, cashflow_record, twr_growth, twr_table
 from bot.errors import BotError
+from bot.parsing import parse_decimal
 from bot.records import WriteBatch
 from bot.settings import parse_runtime_settings
 

@@ -39,7 +39,7 @@ from sqlalchemy import select  # noqa: E402
 from bot.domain import format_decimal  # noqa: E402
 from bot.services import build_services  # noqa: E402
 from bot.settings import TRADINGVIEW_IPS  # noqa: E402
-from bot.sheets.google import open_google_workbook  # noqa: E402
+from bot.sheets.google.auth import open_google_workbook  # noqa: E402
 from bot.state.models import OrderRecord, SignalRecord, SlotRecord  # noqa: E402
 from bot.web import create_app  # noqa: E402
 from tests.fakes.sheets_fake import SheetsFake, google_settings  # noqa: E402

@@ -37,6 +37,7 @@ from typing import IO
 from bot import __version__
 from bot.errors import ConfigError
 from bot.settings import Settings
+from bot.state.store import database_file
 
 log = logging.getLogger(__name__)
 
@@ -130,15 +131,13 @@ def database_files(settings: Settings) -> tuple[dict[str, Path], list[str]]:
     ``BOT_STORE=local``. A Google Sheet has its own version history (File → Version history);
     PostgreSQL is backed up with ``pg_dump``.
     """
-    from sqlalchemy.engine import make_url
-
     files: dict[str, Path] = {}
     skipped: list[str] = []
-    url = make_url(settings.db_url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        files["state.db"] = Path(url.database)
+    backend, path = database_file(settings.db_url)
+    if path is not None:
+        files["state.db"] = path
     else:
-        skipped.append(f"state DB is {url.get_backend_name()}: back it up with its own tools (pg_dump)")
+        skipped.append(f"state DB is {backend}: back it up with its own tools (pg_dump)")
     if settings.bot_store == "local":
         files["workbook.db"] = settings.workbook_path
     else:

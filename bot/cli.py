@@ -443,8 +443,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 def cmd_notify_test(args: argparse.Namespace) -> int:
     """Send a test message on each configured channel; print ok or the error per channel."""
-    from bot.notify import build_notifier, send_test
-    from bot.notify.channels import channel_problems
+    from bot.notify.channels.build import channel_problems
+    from bot.notify.notifier import build_notifier, send_test
 
     settings = load_settings()
     notifier = build_notifier(settings)

@@ -429,7 +429,7 @@ def clock_check(name: str, broker: Any, *, now: Callable[[], float] = time.time)
 def _notify_checks(settings: Any) -> list[Check]:
     """Configured notification channels, listed without secrets; nothing is sent."""
     try:
-        from bot.notify import build_channels, channel_problems
+        from bot.notify.channels.build import build_channels, channel_problems
     except ImportError:
         return [Check("notifications", True, "not available in this build", blocking=False)]
     checks = [

@@ -1,23 +1,21 @@
-"""Domain vocabulary: enums, value parsing and normalisation, and immutable value objects.
+"""Domain vocabulary: enums, normalisation of symbols, actions and timeframes, and immutable value objects.
 
 No I/O here. Money and quantities are :class:`decimal.Decimal`; timestamps are tz-aware UTC
-``datetime`` objects. Everything that turns user text (alert bodies, sheet cells) into typed
-values lives here so the webhook, the Config reader and the CLI share one set of rules.
+``datetime`` objects. Numbers, booleans and times typed as text are parsed by :mod:`bot.parsing`;
+the webhook, the Config reader and the CLI share both modules' rules.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone, tzinfo
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from datetime import datetime, timezone
+from decimal import ROUND_DOWN, Decimal
 from enum import Enum
 
+from bot.parsing import describe_value, quote_value
+
 UTC = timezone.utc
-
-#: Largest price, quantity or notional accepted from an alert or a cell (anything bigger is a typo).
-MAX_AMOUNT = Decimal("1e12")
-
 
 class Action(str, Enum):
     """What an alert asks a slot to do."""
@@ -136,10 +134,10 @@ def parse_action(raw: object) -> Action:
         ValueError: naming the value when it is not one of those words.
     """
     if not isinstance(raw, str):
-        raise ValueError(f"must be a text, got {_describe(raw)}")
+        raise ValueError(f"must be a text, got {describe_value(raw)}")
     action = _ACTION_ALIASES.get(raw.strip().lower())
     if action is None:
-        raise ValueError(f"{_quote(raw)} is not buy, sell or close (aliases: long, short, exit, flat)")
+        raise ValueError(f"{quote_value(raw)} is not buy, sell or close (aliases: long, short, exit, flat)")
     return action
 
 
@@ -156,14 +154,14 @@ def normalise_symbol(raw: object) -> str:
         ValueError: naming the value when it is empty or has other characters.
     """
     if not isinstance(raw, str):
-        raise ValueError(f"must be a text, got {_describe(raw)}")
+        raise ValueError(f"must be a text, got {describe_value(raw)}")
     text = raw.strip().upper()
     if ":" in text:
         text = text.rsplit(":", 1)[1].strip()
     if text.endswith(".P"):
         text = text[:-2]
     if not _SYMBOL_RE.match(text):
-        raise ValueError(f"{_quote(raw)} is not a symbol (letters, digits, '.', '/', '-', at most 32)")
+        raise ValueError(f"{quote_value(raw)} is not a symbol (letters, digits, '.', '/', '-', at most 32)")
     return text
 
 
@@ -193,25 +191,25 @@ def normalise_timeframe(raw: object) -> str:
         ValueError: naming the value when it is blank or not a timeframe.
     """
     if isinstance(raw, bool) or not isinstance(raw, (str, int)):
-        raise ValueError(f"must be a text or number, got {_describe(raw)}")
+        raise ValueError(f"must be a text or number, got {describe_value(raw)}")
     text = str(raw).strip()
     match = _TF_RE.match(text)
     if not text or not match:
-        raise ValueError(f"{_quote(raw)} is not a timeframe (e.g. 15, 15m, 1h, 240, D, 1W)")
+        raise ValueError(f"{quote_value(raw)} is not a timeframe (e.g. 15, 15m, 1h, 240, D, 1W)")
     count_text, unit_text = match.groups()
     count = int(count_text) if count_text else 1
     if count <= 0:
-        raise ValueError(f"{_quote(raw)} is not a timeframe (count must be positive)")
+        raise ValueError(f"{quote_value(raw)} is not a timeframe (count must be positive)")
     if unit_text == "M":
         unit = "M"
     elif not unit_text:
         if not count_text:
-            raise ValueError(f"{_quote(raw)} is not a timeframe")
+            raise ValueError(f"{quote_value(raw)} is not a timeframe")
         unit = "m"
     else:
         unit = _TF_UNITS.get(unit_text.lower(), "")
         if not unit:
-            raise ValueError(f"{_quote(raw)} is not a timeframe (unknown unit {unit_text!r})")
+            raise ValueError(f"{quote_value(raw)} is not a timeframe (unknown unit {unit_text!r})")
     if unit == "M":
         return f"{count}M"
     seconds = count * _UNIT_SECONDS[unit]
@@ -226,134 +224,6 @@ def timeframe_seconds(timeframe: str) -> int:
     """Length of a canonical timeframe in seconds (a month counts 30 days)."""
     count, unit = int(timeframe[:-1]), timeframe[-1]
     return count * (2_592_000 if unit == "M" else _UNIT_SECONDS[unit])
-
-
-def parse_decimal(raw: object, *, positive: bool = False, allow_zero: bool = True) -> Decimal:
-    """Exact decimal from a JSON number, numeric text or sheet cell.
-
-    Accepts ``int``, ``Decimal``, ``float`` (via its shortest repr), and text such as ``"5000"``,
-    ``"5,000.50"``, ``"$5000"``, ``" 12.5 "``. Rejects booleans, NaN/infinity, values with
-    magnitude above :data:`MAX_AMOUNT`, and text like ``"5k"``.
-
-    Raises:
-        ValueError: naming the value.
-    """
-    if isinstance(raw, bool) or raw is None:
-        raise ValueError(f"must be a number, got {_describe(raw)}")
-    if isinstance(raw, Decimal):
-        value = raw
-    elif isinstance(raw, int):
-        value = Decimal(raw)
-    elif isinstance(raw, float):
-        value = Decimal(repr(raw))
-    elif isinstance(raw, str):
-        text = raw.strip().replace(",", "").replace("_", "")
-        if text.startswith("$"):
-            text = text[1:]
-        if not text or len(text) > 40:
-            raise ValueError(f"{_quote(raw)} is not a number")
-        try:
-            value = Decimal(text)
-        except InvalidOperation:
-            raise ValueError(f"{_quote(raw)} is not a number") from None
-    else:
-        raise ValueError(f"must be a number, got {_describe(raw)}")
-    if not value.is_finite():
-        raise ValueError(f"{_quote(raw)} is not a finite number")
-    if abs(value) > MAX_AMOUNT:
-        raise ValueError(f"{_quote(raw)} is too large (limit {MAX_AMOUNT:,.0f})")
-    if positive and value < 0:
-        raise ValueError(f"{_quote(raw)} must not be negative")
-    if positive and value == 0 and not allow_zero:
-        raise ValueError(f"{_quote(raw)} must be greater than zero")
-    return value + 0  # normalises -0 to 0
-
-
-_TRUE = {"true", "yes", "y", "1", "on", "x", "✓", "✔"}
-_FALSE = {"false", "no", "n", "0", "off", ""}
-
-
-def parse_bool(raw: object) -> bool:
-    """Sheet checkbox or text to bool: TRUE/yes/1/on/x → True; FALSE/no/0/off/blank → False.
-
-    Raises:
-        ValueError: naming the value for anything else (e.g. ``"maybe"``).
-    """
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower() if raw is not None else ""
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(f"{_quote(raw)} is not TRUE or FALSE")
-
-
-def parse_time(raw: object, *, zone: tzinfo = UTC) -> datetime:
-    """Tz-aware UTC time from ISO-8601 text (``2024-05-01T14:30:00Z``) or epoch seconds/ms.
-
-    ISO times without an offset are taken in ``zone`` (default UTC: TradingView's ``{{timenow}}`` is
-    UTC with a ``Z``).
-
-    Raises:
-        ValueError: naming the value.
-    """
-    if isinstance(raw, bool):
-        raise ValueError(f"must be a time, got {_describe(raw)}")
-    if isinstance(raw, (int, float, Decimal)) or (isinstance(raw, str) and raw.strip().isdigit()):
-        number = float(raw)
-        if number > 1e11:  # milliseconds
-            number /= 1000
-        try:
-            return datetime.fromtimestamp(number, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            raise ValueError(f"{_quote(raw)} is not a time") from None
-    if not isinstance(raw, str) or len(raw) > 64:
-        raise ValueError(f"must be an ISO time, got {_describe(raw)}")
-    text = raw.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{_quote(raw)} is not an ISO time such as 2024-05-01T14:30:00Z") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=zone)
-    return value.astimezone(UTC)
-
-
-_DATE_ONLY = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$")
-_YEAR_LAST = re.compile(r"^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
-
-
-def parse_sheet_time(text: str, *, zone: tzinfo = UTC, date_zone: tzinfo | None = None) -> datetime:
-    """A time typed in (or written to) a sheet cell, as tz-aware UTC.
-
-    Accepted: ``2024-05-01`` (also ``2024/05/01``), ``2024-05-01 14:30``, ``2024-05-01 14:30:00``,
-    ``2024-05-01T14:30:00Z``, ``2024-05-01T14:30:00+02:00``. Times without an offset are in
-    ``zone``; a date alone is 00:00 of that day in ``date_zone`` (default ``zone``), so it stays on
-    that calendar day wherever a report cuts its days.
-
-    Raises:
-        ValueError: blank text, a day-first/month-first date such as ``5/1/2024`` (ambiguous), or
-            anything else that is not one of the forms above; the message quotes the text.
-    """
-    raw = text.strip()
-    if not raw:
-        raise ValueError("required, the cell is blank")
-    match = _DATE_ONLY.match(raw)
-    if match:
-        try:
-            day = date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-        except ValueError:
-            raise ValueError(f"{raw!r} is not a valid date") from None
-        return datetime.combine(day, time(0), tzinfo=date_zone or zone).astimezone(UTC)
-    if _YEAR_LAST.match(raw):
-        raise ValueError(f"{raw!r} is ambiguous (day or month first?): write the date as YYYY-MM-DD")
-    try:
-        return parse_time(raw, zone=zone)
-    except ValueError:
-        raise ValueError(f"{raw!r} is not a date or time such as 2024-05-01 or 2024-05-01 14:30") from None
 
 
 def round_down(qty: Decimal, step: Decimal) -> Decimal:
@@ -381,33 +251,6 @@ def format_decimal(value: Decimal | None) -> str:
         return "0"
     text = format(value.normalize(), "f")
     return text
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
-_NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-
-
-def safe_cell(value: object) -> str:
-    """Text for a workbook cell that no spreadsheet will evaluate as a formula.
-
-    Text starting with ``= + - @`` or a control character, and not a plain number, is prefixed
-    with an apostrophe (OWASP CSV-injection guidance). Other values are returned as text.
-    """
-    text = "" if value is None else str(value)
-    if text and text.startswith(_FORMULA_START) and not _NUMBER_RE.match(text):
-        return "'" + text
-    return text
-
-
-def _quote(raw: object) -> str:
-    text = repr(raw) if not isinstance(raw, str) else repr(raw[:60] + ("…" if len(raw) > 60 else ""))
-    return text
-
-
-def _describe(raw: object) -> str:
-    if raw is None:
-        return "nothing (null)"
-    return f"{type(raw).__name__} {_quote(raw)}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -568,3 +411,12 @@ class Fill:
     filled_at: datetime
     stop_loss_pct: Decimal | None = None
     exit_reason: str = ""
+
+
+@dataclass(frozen=True)
+class SlotState:
+    """A slot: signed ``qty`` (base units, negative = short), average entry price, last exit time."""
+
+    qty: Decimal = Decimal(0)
+    avg_price: Decimal | None = None
+    last_exit_at: datetime | None = None

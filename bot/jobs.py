@@ -90,7 +90,7 @@ def reconcile_positions(services: Services) -> list[str]:
                     services.engine.note_row(s, key, f"position drift: {drift.describe()}")
     for drift in drifts:
         if services.notifier is not None:
-            services.notifier.publish(  # type: ignore[attr-defined]
+            services.notifier.publish(
                 position_drift(symbol=drift.symbol, broker_qty=drift.broker_qty, slots_qty=drift.slots_qty)
             )
     return services.drift
@@ -144,9 +144,7 @@ def daily_summary(services: Services) -> str:
         + (f"<p>Charts attached:</p><ul>{charts}</ul>" if charts else "")
     )
     if services.notifier is not None:
-        services.notifier.publish(  # type: ignore[attr-defined]
-            summary_event(text=text, html=body, attachments=summary.attachments)
-        )
+        services.notifier.publish(summary_event(text=text, html=body, attachments=summary.attachments))
     return text
 
 

@@ -11,12 +11,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot import __version__
 from bot.brokers.base import Broker
 from bot.brokers.paper import PaperBroker
 from bot.domain import utc_now
 from bot.errors import ConfigError, TemporaryError
+from bot.notify.events import Event, workbook_degraded, workbook_recovered
+from bot.notify.notifier import Notifier, build_notifier
+from bot.notify.routing import NOTIFY_SETTING_KEYS, parse_notify_settings
 from bot.outbox_writer import OutboxWriter
 from bot.settings import RuntimeSettings, Settings, ensure_local_secret
 from bot.sheets.base import Workbook
@@ -24,7 +28,11 @@ from bot.sheets.local import LocalWorkbook
 from bot.sheets.schema import all_specs
 from bot.state.store import StateStore
 from bot.trading.config_table import ConfigCache, ConfigSnapshot
-from bot.trading.engine import BrokerRegistry, Engine
+from bot.trading.engine import Engine
+from bot.trading.venues import BrokerRegistry
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.background import BackgroundScheduler
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +97,8 @@ class Services:
     api_token: str
     started_at: datetime = field(default_factory=utc_now)
     version: str = __version__
-    scheduler: object | None = None
-    notifier: object | None = None
+    scheduler: BackgroundScheduler | None = None
+    notifier: Notifier | None = None
     drift: list[str] = field(default_factory=list)  # latest reconciliation differences, shown by /health
     closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -116,7 +124,7 @@ def open_workbook(settings: Settings, *, check: bool = True) -> Workbook:
         ConfigError: Google selected without usable credentials or sheet id.
     """
     if settings.bot_store == "google":
-        from bot.sheets.google import open_google_workbook
+        from bot.sheets.google.auth import open_google_workbook
 
         return open_google_workbook(settings, check=check)
     return LocalWorkbook(settings.workbook_path)
@@ -162,7 +170,7 @@ def broker_factories(
             raise ConfigError(
                 "broker alpaca needs ALPACA_API_KEY and ALPACA_API_SECRET", field="broker", value="alpaca"
             )
-        from bot.brokers.alpaca import AlpacaBroker
+        from bot.brokers.alpaca.broker import AlpacaBroker
 
         return AlpacaBroker(settings)
 
@@ -173,7 +181,7 @@ def broker_factories(
                 raise ConfigError(
                     f"broker {name} needs BINANCE_API_KEY and BINANCE_API_SECRET", field="broker", value=name
                 )
-            from bot.brokers.binance import BinanceBroker
+            from bot.brokers.binance.broker import BinanceBroker
 
             return BinanceBroker(settings, futures=futures)
 
@@ -203,71 +211,24 @@ def build_services(
     store = StateStore(settings.db_url)
     if seed_examples is None:
         seed_examples = settings.bot_store == "local"
-    try:
-        workbook = workbook or open_workbook(settings)
-        seed_workbook(workbook, examples=seed_examples)
-    except TemporaryError as exc:
-        # Google unreachable at start-up: trade on the last good config if one was saved, else fail loudly
-        if store.load_tables("last_good_config") is None:
-            store.close()
-            raise
-        log.warning("workbook unreachable at start-up (%s); starting on the last good config", exc)
-        workbook = workbook or open_workbook(settings, check=False)
-    from bot.notify import build_notifier
-    from bot.notify.events import Event, workbook_degraded, workbook_recovered
-    from bot.notify.routing import NOTIFY_SETTING_KEYS, parse_notify_settings
-
+    workbook = _start_workbook(settings, store, workbook, seed_examples=seed_examples)
     notifier = build_notifier(settings)
-    engine_holder: dict[str, Engine] = {}
-
-    def on_reload(snapshot: ConfigSnapshot) -> None:
-        notify_settings, problems = parse_notify_settings(list(snapshot.settings_records))
-        notifier.update_settings(notify_settings)
-        for problem in problems:
-            log.warning("Settings tab: %s", problem)
-        if "engine" in engine_holder:
-            engine_holder["engine"].on_config_reload(snapshot)
-
-    config = ConfigCache(
-        workbook,
-        on_reload=on_reload,
-        extra_setting_keys=frozenset(NOTIFY_SETTING_KEYS),
-        background=workbook.kind != "local",
-        last_good=(
-            lambda tables: store.save_tables("last_good_config", tables),
-            lambda: store.load_tables("last_good_config"),
-        ),
+    engine_holder: list[Engine] = []
+    config = _config_cache(workbook, store, notifier, engine_holder)
+    registry = BrokerRegistry(
+        brokers or broker_factories(settings, store, lambda: config.get().runtime), settings.bot_broker
     )
-
-    def runtime() -> RuntimeSettings:
-        return config.get().runtime
-
-    registry = BrokerRegistry(brokers or broker_factories(settings, store, runtime), settings.bot_broker)
 
     def publish(kind: str, text: str, symbol: str, timeframe: str) -> None:
         notifier.publish(Event(kind=kind, text=text, symbol=symbol, timeframe=timeframe))  # type: ignore[arg-type]
 
     engine = Engine(store=store, brokers=registry, secret=secret, zone=settings.zone, events=publish)
     config.get()  # raises on an unusable Config at start-up
-    engine_holder["engine"] = engine
+    engine_holder.append(engine)
     engine.config = config
     config.invalidate()
     config.get()  # again, now writing row statuses through the engine
-
-    def on_writer_state(state: str, error: str) -> None:
-        if state == "degraded":
-            notifier.publish(workbook_degraded(reason=error, pending_writes=store.outbox_depth()))
-        else:
-            notifier.publish(workbook_recovered())
-
-    default_interval = 1.0 if workbook.kind == "google" else 0.2
-    writer = OutboxWriter(
-        store,
-        workbook,
-        min_interval=writer_interval if writer_interval is not None else default_interval,
-        after_flush=lambda: _trim(workbook, config),
-        on_state=on_writer_state,
-    )
+    writer = _outbox_writer(store, workbook, config, notifier, writer_interval)
     services = Services(
         settings=settings,
         store=store,
@@ -284,6 +245,69 @@ def build_services(
         [store.close, workbook.close, registry.close, lambda: notifier.close(timeout=10), engine.close, writer.stop]
     )
     return services
+
+
+def _start_workbook(
+    settings: Settings, store: StateStore, workbook: Workbook | None, *, seed_examples: bool
+) -> Workbook:
+    """The workbook, seeded; when Google is unreachable at start-up, the bot trades on the last good config
+    if one was saved. Raises TemporaryError (unreachable, nothing saved) or ConfigError (unusable)."""
+    try:
+        workbook = workbook or open_workbook(settings)
+        seed_workbook(workbook, examples=seed_examples)
+    except TemporaryError as exc:
+        if store.load_tables("last_good_config") is None:
+            store.close()
+            raise
+        log.warning("workbook unreachable at start-up (%s); starting on the last good config", exc)
+        workbook = workbook or open_workbook(settings, check=False)
+    return workbook
+
+
+def _config_cache(workbook: Workbook, store: StateStore, notifier: Notifier, engine: list[Engine]) -> ConfigCache:
+    """The Config/Settings cache: each reload updates the notification settings and, once ``engine`` holds
+    the engine, the rows' statuses; the last good config is kept in the state DB."""
+
+    def on_reload(snapshot: ConfigSnapshot) -> None:
+        notify_settings, problems = parse_notify_settings(list(snapshot.settings_records))
+        notifier.update_settings(notify_settings)
+        for problem in problems:
+            log.warning("Settings tab: %s", problem)
+        if engine:
+            engine[0].on_config_reload(snapshot)
+
+    return ConfigCache(
+        workbook,
+        on_reload=on_reload,
+        extra_setting_keys=frozenset(NOTIFY_SETTING_KEYS),
+        background=workbook.kind != "local",
+        last_good=(
+            lambda tables: store.save_tables("last_good_config", tables),
+            lambda: store.load_tables("last_good_config"),
+        ),
+    )
+
+
+def _outbox_writer(
+    store: StateStore, workbook: Workbook, config: ConfigCache, notifier: Notifier, interval: float | None
+) -> OutboxWriter:
+    """The background writer of the outbox to ``workbook`` (every ``interval`` s; 1 s on Google, 0.2 s
+    locally), telling the notifier when the workbook degrades and recovers."""
+
+    def on_writer_state(state: str, error: str) -> None:
+        if state == "degraded":
+            notifier.publish(workbook_degraded(reason=error, pending_writes=store.outbox_depth()))
+        else:
+            notifier.publish(workbook_recovered())
+
+    default_interval = 1.0 if workbook.kind == "google" else 0.2
+    return OutboxWriter(
+        store,
+        workbook,
+        min_interval=interval if interval is not None else default_interval,
+        after_flush=lambda: _trim(workbook, config),
+        on_state=on_writer_state,
+    )
 
 
 def _trim(workbook: Workbook, config: ConfigCache) -> None:

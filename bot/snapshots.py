@@ -32,8 +32,9 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
 from bot.analytics.equity import read_cash_flows
-from bot.domain import format_decimal, parse_decimal, utc_now
+from bot.domain import format_decimal, utc_now
 from bot.errors import BotError
+from bot.parsing import parse_decimal
 from bot.records import CashFlow, WriteBatch
 from bot.sheets.base import clean_record
 from bot.sheets.schema import tab_spec

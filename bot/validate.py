@@ -5,7 +5,7 @@ Pure functions: records in, a list of problems out, each naming the row, the col
 
 from __future__ import annotations
 
-from bot.domain import parse_bool, parse_decimal, parse_sheet_time
+from bot.parsing import parse_bool, parse_decimal, parse_sheet_time
 from bot.records import Table
 from bot.sheets.schema import ColumnSpec, tab_spec
 from bot.trading.config_table import parse_config

@@ -9,18 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain import (
-    Action,
-    normalise_symbol,
-    normalise_timeframe,
-    parse_action,
-    parse_bool,
-    parse_decimal,
-    parse_time,
-    round_down,
-    safe_cell,
-    timeframe_seconds,
-)
+from bot.domain import Action, normalise_symbol, normalise_timeframe, parse_action, round_down, timeframe_seconds
+from bot.parsing import parse_bool, parse_decimal, parse_time, safe_cell
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from support.helpers import make_settings
 from bot.errors import ConfigError, TemporaryError
 from bot.records import WriteBatch
 from bot.services import Services, build_services
-from bot.sheets.google import open_google_workbook
+from bot.sheets.google.auth import open_google_workbook
 from bot.sheets.local import LocalWorkbook
 from bot.web import create_app
 

@@ -16,7 +16,7 @@ from datetime import date, datetime, timezone, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from bot.domain import parse_decimal, parse_sheet_time
+from bot.parsing import parse_decimal, parse_sheet_time
 from bot.records import CashFlow, Table
 
 __all__ = ["Snapshot", "portfolio_equity", "read_cash_flows", "read_snapshots"]

@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 
 import pandas as pd
 
-from bot.domain import parse_decimal
+from bot.parsing import parse_decimal
 
 __all__ = ["Amount", "EquityInput", "FlowInput", "exact_amount", "local_days", "signed_flows", "utc_index"]
 

@@ -21,14 +21,8 @@ from operator import attrgetter
 
 from bot.analytics.round_trips import DECIMAL_CONTEXT, RoundTrip
 from bot.analytics.trade_stats import TradeStats, summarise
-from bot.domain import (
-    PositionSide,
-    format_decimal,
-    normalise_symbol,
-    normalise_timeframe,
-    parse_decimal,
-    parse_sheet_time,
-)
+from bot.domain import PositionSide, format_decimal, normalise_symbol, normalise_timeframe
+from bot.parsing import parse_decimal, parse_sheet_time
 
 __all__ = [
     "MONEY_PLACES",
@@ -149,7 +143,7 @@ class _Row:
 
 
 def _number(name: str, text: str, *, positive: bool = False, allow_zero: bool | None = None) -> Decimal:
-    """``text`` parsed by :func:`~bot.domain.parse_decimal`; ValueError prefixed with the column ``name``."""
+    """``text`` parsed by :func:`~bot.parsing.parse_decimal`; ValueError prefixed with the column ``name``."""
     zero_ok = (not positive) if allow_zero is None else allow_zero
     try:
         return parse_decimal(text, positive=positive, allow_zero=zero_ok)

@@ -19,33 +19,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.engine import Connection
-
 from bot.brokers.base import Account, Capabilities, FillReport, OrderRequest, OrderUpdate
 from bot.domain import OrderState, Side, utc_now
 from bot.errors import BrokerRejected
 from bot.records import Instrument
 from bot.settings import RuntimeSettings
-from bot.state.models import FillRecord, OrderRecord, PaperAccount
+from bot.state import ledger
 from bot.state.store import StateStore
 
-_ORDERS = OrderRecord.__table__
-_FILLS = FillRecord.__table__
-_VENUE_FILLS = (
-    select(
-        _FILLS.c.qty,
-        _FILLS.c.price,
-        _FILLS.c.fee,
-        _FILLS.c.filled_at,
-        _ORDERS.c.broker_order_id,
-        _ORDERS.c.symbol,
-        _ORDERS.c.side,
-    )
-    .join(_ORDERS, _ORDERS.c.id == _FILLS.c.order_id)
-    .where(_ORDERS.c.broker == "paper")
-)
-_SEL_ORDER = _VENUE_FILLS.where(_ORDERS.c.client_order_id == bindparam("k_id"))
 ZERO = Decimal(0)
 
 
@@ -67,17 +48,11 @@ class PaperBroker:
         self._store = store
         self._runtime = runtime
         self._lock = threading.Lock()
-        with store.session() as s:
-            account = s.get(PaperAccount, "paper")
-            if account is None:
-                account = PaperAccount(name="paper", cash=starting_cash)
-                s.add(account)
-            self._cash = account.cash
+        self._cash = ledger.paper_cash(store, starting_cash)
         self._positions: dict[str, Decimal] = {}
         self._last: dict[str, Decimal] = {}
-        with store.reader.connect() as conn:
-            for row in conn.execute(_VENUE_FILLS.order_by(_FILLS.c.filled_at, _FILLS.c.id)):
-                self._apply(row.symbol, Side(row.side), row.qty, row.price, row.fee)
+        for row in ledger.paper_fills(store):
+            self._apply(row.symbol, Side(row.side), row.qty, row.price, row.fee)
 
     def instrument(self, symbol: str) -> Instrument:
         """Rules from the Settings tab: ``paper_qty_step`` and ``paper_min_notional``."""
@@ -94,14 +69,13 @@ class PaperBroker:
             BrokerRejected: no reference price, or a non-positive quantity.
         """
         fee_rate = self._runtime().paper_fee_rate
-        with self._store.reader.connect() as conn:
-            update, new = self._execute(conn, request, fresh=False, fee_rate=fee_rate)
+        update, new = self._execute(None, request, fresh=False, fee_rate=fee_rate)
         if new:
             self.committed(request, update)
         return update
 
     def execute(
-        self, conn: Connection, request: OrderRequest, *, fee_rate: Decimal, fresh: bool = False
+        self, conn: ledger.Conn, request: OrderRequest, *, fee_rate: Decimal, fresh: bool = False
     ) -> OrderUpdate:
         """The fill of ``request``; the caller records it in its transaction and calls :meth:`committed` after.
 
@@ -122,7 +96,7 @@ class PaperBroker:
                 self._apply(request.symbol, request.side, fill.qty, fill.price, fill.fee)
 
     def _execute(
-        self, conn: Connection, request: OrderRequest, *, fresh: bool, fee_rate: Decimal
+        self, conn: ledger.Conn | None, request: OrderRequest, *, fresh: bool, fee_rate: Decimal
     ) -> tuple[OrderUpdate, bool]:
         if request.ref_price is None:
             raise BrokerRejected(
@@ -131,7 +105,7 @@ class PaperBroker:
         if request.qty <= 0:
             raise BrokerRejected(f"quantity {request.qty} must be positive", code="qty")
         if not fresh:
-            existing = conn.execute(_SEL_ORDER, {"k_id": request.client_order_id}).first()
+            existing = ledger.paper_order_fill(conn, self._store, request.client_order_id)
             if existing is not None:
                 return _update_from_row(existing), False
         update = _update(
@@ -151,8 +125,7 @@ class PaperBroker:
 
     def get_order(self, client_order_id: str, symbol: str = "") -> OrderUpdate | None:
         """The paper order with this id, or None when it was never executed."""
-        with self._store.reader.connect() as conn:
-            row = conn.execute(_SEL_ORDER, {"k_id": client_order_id}).first()
+        row = ledger.paper_order_fill(None, self._store, client_order_id)
         return _update_from_row(row) if row is not None else None
 
     def account(self) -> Account:

@@ -192,17 +192,13 @@ def blocked(*, symbol: str, timeframe: str, action: str, reason: str) -> Event:
     return Event(EventKind.BLOCKED, text, symbol, timeframe)
 
 
-def position_drift(
-    *, symbol: str, broker_qty: Decimal | str, slots_qty: Decimal | str, action: str = ""
-) -> Event:
+def position_drift(*, symbol: str, broker_qty: Decimal | str, slots_qty: Decimal | str, action: str = "") -> Event:
     """``position_drift``: the broker holds a different quantity than the slots add up to.
 
     ``action`` says what the bot did (default: nothing changed; please check).
     """
-    text = (
-        f"{symbol}: position drift: broker holds {_amount(broker_qty)}, "
-        f"slots add up to {_amount(slots_qty)}. "
-        + (_sentence(action) if action else "No order placed; please check the broker and the Config tab.")
+    text = f"{symbol}: position drift: broker holds {_amount(broker_qty)}, slots add up to {_amount(slots_qty)}. " + (
+        _sentence(action) if action else "No order placed; please check the broker and the Config tab."
     )
     return Event(EventKind.POSITION_DRIFT, text, symbol)
 
@@ -233,13 +229,9 @@ def webhook_silent(*, minutes: float, last_signal_at: datetime | None) -> Event:
     return Event(EventKind.WEBHOOK_SILENT, text)
 
 
-def daily_summary(
-    *, text: str, html: str = "", attachments: Sequence[Path | str] = ()
-) -> Event:
+def daily_summary(*, text: str, html: str = "", attachments: Sequence[Path | str] = ()) -> Event:
     """``daily_summary``: the end-of-day report (usually e-mailed with an HTML table and charts)."""
-    return Event(
-        EventKind.DAILY_SUMMARY, text, html=html, attachments=tuple(Path(p) for p in attachments)
-    )
+    return Event(EventKind.DAILY_SUMMARY, text, html=html, attachments=tuple(Path(p) for p in attachments))
 
 
 def threshold(*, metric: str, value: Decimal | str, limit: Decimal | str, action: str = "") -> Event:

@@ -10,10 +10,10 @@ caller nor the other channels. Per channel:
   same note for any repeats not yet reported.
 - **Overflow**: when a queue is full the oldest non-critical message is dropped (counted in
   :meth:`Notifier.stats` and logged), so order failures survive a storm of fills.
-- **Failures**: each API call is retried by the channel (:class:`~bot.notify.channels.RetryPolicy`);
+- **Failures**: each API call is retried by the channel (:class:`~bot.notify.channels.base.RetryPolicy`);
   a message still failing is logged (redacted) and counted, and the worker moves on.
 
-Every subject and text is passed through a :class:`~bot.notify.channels.Redactor` holding the
+Every subject and text is passed through a :class:`~bot.notify.channels.base.Redactor` holding the
 deployment's secret values before it leaves the process.
 """
 
@@ -27,7 +27,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.errors import ConfigError, TemporaryError
-from bot.notify.channels import Channel, Message, Redactor, RetryPolicy, build_channels
+from bot.notify.channels.base import Channel, Message, Redactor, RetryPolicy
+from bot.notify.channels.build import build_channels
 from bot.notify.events import Event, EventKind, test_event
 from bot.notify.routing import NotifySettings, parse_notify_settings
 from bot.settings import Settings
@@ -73,7 +74,7 @@ class _Item:
 def render(event: Event, *, suppressed: int = 0, redact: Callable[[str], str] = str) -> Message:
     """The :class:`Message` channels send for ``event``: subject, text (+ suppressed note), HTML.
 
-    ``redact`` is applied to every text part (use a :class:`~bot.notify.channels.Redactor`).
+    ``redact`` is applied to every text part (use a :class:`~bot.notify.channels.base.Redactor`).
     """
     note = f" (+{suppressed} similar suppressed)" if suppressed > 0 else ""
     html = event.html
@@ -256,7 +257,7 @@ class Notifier:
     """Non-blocking fan-out of :class:`~bot.notify.events.Event` values to channels.
 
     Args:
-        channels: the enabled channels (see :func:`~bot.notify.channels.build_channels`); none
+        channels: the enabled channels (see :func:`~bot.notify.channels.build.build_channels`); none
             makes a cheap no-op notifier (no threads).
         settings: routing, grouping window and thresholds (default :class:`NotifySettings`).
         secrets: values that must never leave the process (``Settings.secret_values()``).
@@ -397,9 +398,7 @@ def build_notifier(
     )
 
 
-def send_test(
-    target: Notifier | Sequence[Channel], *, text: str = "", secrets: Iterable[str] = ()
-) -> dict[str, str]:
+def send_test(target: Notifier | Sequence[Channel], *, text: str = "", secrets: Iterable[str] = ()) -> dict[str, str]:
     """Send a test message now, synchronously, on every configured channel.
 
     Args:

@@ -21,9 +21,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from types import MappingProxyType
 
-from bot.domain import format_decimal, parse_decimal, utc_now
+from bot.domain import format_decimal, utc_now
 from bot.notify import events
 from bot.notify.events import Event, EventKind
+from bot.parsing import parse_decimal
 
 #: Channel names used in routes (``all`` = every configured channel, ``none`` = no channel).
 CHANNEL_NAMES: tuple[str, ...] = ("sms", "slack", "email")
@@ -69,9 +70,7 @@ def _route_text(channels: frozenset[str]) -> str:
 
 
 _THRESHOLD_KEYS: dict[str, str] = {
-    "alert_daily_loss_usd": (
-        "Alert when today's loss in USD (realised + unrealised) reaches this. Blank/0 = off."
-    ),
+    "alert_daily_loss_usd": ("Alert when today's loss in USD (realised + unrealised) reaches this. Blank/0 = off."),
     "alert_drawdown_pct": "Alert when equity is this many percent below its peak. Blank/0 = off.",
     "alert_equity_below_usd": "Alert when account equity (USD) falls below this. Blank/0 = off.",
     "alert_silent_minutes": "Alert when no TradingView alert arrived for this many minutes. Blank/0 = off.",

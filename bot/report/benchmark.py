@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from tqdm import tqdm
 
-from bot.domain import parse_decimal
 from bot.errors import BotError, ConfigError
+from bot.parsing import parse_decimal
 from bot.report.accounts import NEW_YORK
 from bot.snapshots import snapshot_brokers
 

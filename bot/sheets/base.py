@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from bot.domain import normalise_symbol, normalise_timeframe, safe_cell
+from bot.domain import normalise_symbol, normalise_timeframe
+from bot.parsing import safe_cell
 from bot.records import Table, WriteBatch
 from bot.sheets.schema import TabSpec, tab_spec
 
@@ -82,7 +83,7 @@ def _try(func: Callable[[str], str], raw: str) -> str:
 
 
 def clean_record(record: dict[str, object]) -> dict[str, str]:
-    """Cell texts safe to write: every value through :func:`~bot.domain.safe_cell`."""
+    """Cell texts safe to write: every value through :func:`~bot.parsing.safe_cell`."""
     return {key: safe_cell(value) for key, value in record.items()}
 
 

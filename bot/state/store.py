@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, create_engine, delete, event, func, select
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +26,16 @@ from bot.errors import TemporaryError
 from bot.records import Table
 from bot.state.group_commit import FairLock, GroupCommitter
 from bot.state.models import Base, FillRecord, Meta, OrderRecord, OutboxRecord, SlotRecord
+
+
+def database_file(url: str) -> tuple[str, Path | None]:
+    """``(backend name, file path)`` of a SQLAlchemy ``url``; the path is None unless it is a SQLite file
+    (``("sqlite", Path("/data/state.db"))``, ``("postgresql", None)``, ``("sqlite", None)`` for ``:memory:``)."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite" and parsed.database and parsed.database != ":memory:":
+        return backend, Path(parsed.database)
+    return backend, None
 
 
 def make_engine(url: str, *, reader: bool = False) -> Engine:

@@ -12,15 +12,9 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from bot.domain import (
-    Signal,
-    normalise_symbol,
-    normalise_timeframe,
-    parse_action,
-    parse_decimal,
-    parse_time,
-)
+from bot.domain import Signal, normalise_symbol, normalise_timeframe, parse_action
 from bot.errors import AlertRejected
+from bot.parsing import parse_decimal, parse_time
 
 #: Alert fields the bot understands (anything else is kept in ``Signal.extra`` as text, truncated).
 KNOWN_FIELDS = {

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from bot.domain import (
     BROKERS,
@@ -25,12 +26,11 @@ from bot.domain import (
     SlotKey,
     normalise_symbol,
     normalise_timeframe,
-    parse_bool,
-    parse_decimal,
     parse_trading_hours,
     utc_now,
 )
 from bot.errors import BotError, ConfigError, TemporaryError
+from bot.parsing import parse_bool, parse_decimal
 from bot.records import Table
 from bot.settings import RuntimeSettings, parse_runtime_settings
 from bot.sheets.base import Workbook, row_key
@@ -128,18 +128,17 @@ def parse_config(table: Table) -> tuple[list[ConfigRow], list[RowProblem]]:
     return unique, problems
 
 
-def parse_row(record: dict[str, str], row_number: int) -> ConfigRow:
-    """One Config record (header → text) to a :class:`ConfigRow`.
+class _Cells:
+    """Typed reads of one Config record's cells; each raises ConfigError naming the column and value."""
 
-    Raises:
-        ConfigError: naming the column and value of the first bad cell.
-    """
+    def __init__(self, record: dict[str, str]) -> None:
+        self._record = record
 
-    def cell(name: str) -> str:
-        return (record.get(name) or "").strip()
+    def text(self, name: str) -> str:
+        return (self._record.get(name) or "").strip()
 
-    def required(name: str, parse: Callable[[str], object]) -> object:
-        value = cell(name)
+    def required(self, name: str, parse: Callable[[str], Any]) -> Any:
+        value = self.text(name)
         if not value:
             raise ConfigError(f"{name} is blank", field=name)
         try:
@@ -147,8 +146,21 @@ def parse_row(record: dict[str, str], row_number: int) -> ConfigRow:
         except ValueError as exc:
             raise ConfigError(f"{name}: {exc}", field=name, value=value) from None
 
-    def optional_pct(name: str, low: Decimal, high: Decimal) -> Decimal | None:
-        value = cell(name)
+    def optional(self, name: str, parse: Callable[[str], Any]) -> Any:
+        value = self.text(name)
+        try:
+            return parse(value) if value else None
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc}", field=name) from None
+
+    def flag(self, name: str) -> bool:
+        try:
+            return parse_bool(self.text(name))
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc}", field=name) from None
+
+    def pct(self, name: str, low: Decimal, high: Decimal) -> Decimal | None:
+        value = self.text(name)
         if not value:
             return None
         try:
@@ -159,53 +171,52 @@ def parse_row(record: dict[str, str], row_number: int) -> ConfigRow:
             raise ConfigError(f"{name}: {value!r} must be above {low} and at most {high}", field=name, value=value)
         return number
 
-    def choice(name: str, allowed: tuple[str, ...], default: str) -> str:
-        value = cell(name).lower() or default
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self.text(name).lower() or default
         if value not in allowed:
-            raise ConfigError(f"{name}: {cell(name)!r} is not one of {', '.join(a for a in allowed if a)}", field=name)
+            raise ConfigError(
+                f"{name}: {self.text(name)!r} is not one of {', '.join(a for a in allowed if a)}", field=name
+            )
         return value
 
-    symbol = required("symbol", normalise_symbol)
-    timeframe = required("Time Frame", normalise_timeframe)
-    size = required("position_size", lambda v: parse_decimal(v, positive=True, allow_zero=False))
-    active = parse_bool(cell("active"))
-    size_type = SizeType(choice("size_type", tuple(s.value for s in SizeType), "usd"))
-    stop = optional_pct("stop_loss_pct", Decimal(0), Decimal(100))
-    if size_type in (SizeType.PCT_EQUITY, SizeType.RISK_PCT) and size > 100:  # type: ignore[operator]
-        raise ConfigError(f"position_size: {cell('position_size')!r} must be at most 100 for {size_type.value}")
+
+def parse_row(record: dict[str, str], row_number: int) -> ConfigRow:
+    """One Config record (header → text) to a :class:`ConfigRow`.
+
+    Raises:
+        ConfigError: naming the column and value of the first bad cell.
+    """
+    cells = _Cells(record)
+    symbol = cells.required("symbol", normalise_symbol)
+    timeframe = cells.required("Time Frame", normalise_timeframe)
+    size = cells.required("position_size", lambda v: parse_decimal(v, positive=True, allow_zero=False))
+    active = parse_bool(cells.text("active"))
+    size_type = SizeType(cells.choice("size_type", tuple(s.value for s in SizeType), "usd"))
+    stop = cells.pct("stop_loss_pct", Decimal(0), Decimal(100))
+    if size_type in (SizeType.PCT_EQUITY, SizeType.RISK_PCT) and size > 100:
+        raise ConfigError(f"position_size: {cells.text('position_size')!r} must be at most 100 for {size_type.value}")
     if size_type is SizeType.RISK_PCT and stop is None:
         raise ConfigError(
             "size_type risk_pct needs stop_loss_pct (the stop distance in percent)", field="stop_loss_pct"
         )
-    max_usd_text = cell("max_position_usd")
-    try:
-        max_usd = parse_decimal(max_usd_text, positive=True, allow_zero=False) if max_usd_text else None
-    except ValueError as exc:
-        raise ConfigError(f"max_position_usd: {exc}", field="max_position_usd") from None
-    try:
-        extended = parse_bool(cell("extended_hours"))
-    except ValueError as exc:
-        raise ConfigError(f"extended_hours: {exc}", field="extended_hours") from None
-    hours_text = cell("trading_hours")
-    try:
-        hours = parse_trading_hours(hours_text) if hours_text else None
-    except ValueError as exc:
-        raise ConfigError(f"trading_hours: {exc}", field="trading_hours") from None
+    max_usd = cells.optional("max_position_usd", lambda v: parse_decimal(v, positive=True, allow_zero=False))
+    extended = cells.flag("extended_hours")
+    hours = cells.optional("trading_hours", parse_trading_hours)
     return ConfigRow(
         trading_hours=hours,
-        symbol=symbol,  # type: ignore[arg-type]
-        timeframe=timeframe,  # type: ignore[arg-type]
-        position_size=size,  # type: ignore[arg-type]
+        symbol=symbol,
+        timeframe=timeframe,
+        position_size=size,
         active=active,
         row_number=row_number,
-        broker=choice("broker", (*BROKERS, ""), ""),
-        direction=Direction(choice("direction", tuple(d.value for d in Direction), "both")),
+        broker=cells.choice("broker", (*BROKERS, ""), ""),
+        direction=Direction(cells.choice("direction", tuple(d.value for d in Direction), "both")),
         size_type=size_type,
-        leverage=optional_pct("leverage", Decimal(0), Decimal(125)),
+        leverage=cells.pct("leverage", Decimal(0), Decimal(125)),
         stop_loss_pct=stop,
-        take_profit_pct=optional_pct("take_profit_pct", Decimal(0), Decimal(1000)),
-        trailing_pct=optional_pct("trailing_pct", Decimal(0), Decimal(100)),
-        strategy=cell("strategy"),
+        take_profit_pct=cells.pct("take_profit_pct", Decimal(0), Decimal(1000)),
+        trailing_pct=cells.pct("trailing_pct", Decimal(0), Decimal(100)),
+        strategy=cells.text("strategy"),
         max_position_usd=max_usd,
         extended_hours=extended,
     )

@@ -9,22 +9,12 @@ give the same total.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from bot.domain import Side
+from bot.domain import Side, SlotState
 
 ZERO = Decimal(0)
-
-
-@dataclass(frozen=True)
-class SlotState:
-    """A slot: signed ``qty`` (base units, negative = short), average entry price, last exit time."""
-
-    qty: Decimal = ZERO
-    avg_price: Decimal | None = None
-    last_exit_at: datetime | None = None
 
 
 def apply_fill(

@@ -17,11 +17,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
-from bot.domain import OrderState, SlotKey, format_decimal
+from bot.domain import SlotKey, format_decimal
 from bot.errors import BotError
-from bot.state.models import OrderRecord
+from bot.state import ledger
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -109,14 +107,7 @@ def reconcile(services: Services, *, tolerance: Decimal | Mapping[str, Decimal] 
     snapshot = services.config.get()
     rows = {**snapshot.inactive, **snapshot.rows}
     default = services.brokers.default
-    final = [s.value for s in OrderState if s.is_final]
-    last_broker: dict[tuple[str, str], str] = {}
-    in_flight: set[tuple[str, str]] = set()
-    with services.store.read_session() as s:
-        for order in s.scalars(select(OrderRecord).order_by(OrderRecord.id)):
-            last_broker[(order.symbol, order.timeframe)] = order.broker
-            if order.state not in final:
-                in_flight.add((order.broker, order.symbol))
+    last_broker, in_flight = ledger.order_venues(services.store)
     totals: dict[str, dict[str, Decimal]] = {}
     for slot in services.store.slots():
         key = (slot.symbol, slot.timeframe)

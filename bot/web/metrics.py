@@ -39,6 +39,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from bot.logging_setup import log_alert
+from bot.state import ledger
 from bot.web.api import require_token
 
 log = logging.getLogger(__name__)
@@ -110,14 +111,8 @@ class _ServicesCollector(Collector):
             yield gauge
 
     def _orders_by_state(self) -> Metric:
-        from sqlalchemy import func, select
-
-        from bot.state.models import OrderRecord
-
         gauge = GaugeMetricFamily("bot_orders_by_state", "Orders in the state DB by current state.", labels=["state"])
-        with self._services.store.read_session() as session:
-            rows = session.execute(select(OrderRecord.state, func.count()).group_by(OrderRecord.state)).all()
-        for state, count in sorted(rows):
+        for state, count in sorted(ledger.orders_by_state(self._services.store).items()):
             gauge.add_metric([str(state)], float(count))
         return gauge
 

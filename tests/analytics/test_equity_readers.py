@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.analytics.equity import Snapshot, portfolio_equity, read_cash_flows
-from bot.domain import parse_sheet_time
+from bot.parsing import parse_sheet_time
 from bot.records import CashFlow, Table
 
 UTC = timezone.utc

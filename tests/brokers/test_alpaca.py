@@ -15,7 +15,8 @@ import pytest
 from fakes.alpaca_fake import AlpacaFake
 from support.venues import alpaca_settings
 
-from bot.brokers.alpaca import AlpacaBroker, _parse_time
+from bot.brokers.alpaca.broker import AlpacaBroker
+from bot.brokers.alpaca.wire import parse_time as _parse_time
 from bot.brokers.base import Broker, OrderRequest
 from bot.domain import OrderState, Side
 from bot.errors import BrokerRejected, ConfigError, TemporaryError
@@ -23,7 +24,7 @@ from bot.services import build_services
 from bot.settings import Settings
 from bot.sheets.local import LocalWorkbook
 from bot.sheets.schema import all_specs
-from bot.trading.engine import Engine
+from bot.trading.submit import send_with_retry
 from bot.trading.tracker import OrderTracker
 
 UTC = timezone.utc
@@ -177,7 +178,7 @@ def test_error_translation(fake: AlpacaFake, broker: AlpacaBroker) -> None:
 
 def test_a_lost_answer_is_retried_by_the_engine_without_a_second_order(fake: AlpacaFake, broker: AlpacaBroker) -> None:
     fake.hang_next(1.0)  # the order is placed, the answer never arrives in time
-    update = Engine._send_with_retry(broker, order("lost", Side.BUY, "5"))
+    update = send_with_retry(broker, order("lost", Side.BUY, "5"))
     assert fake.order_posts == 2  # the retry reached Alpaca ...
     assert len(fake.orders()) == 1  # ... which refused a second order with that id
     assert update.broker_order_id == fake.orders()[0]["id"]

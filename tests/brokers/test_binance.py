@@ -17,13 +17,13 @@ from hypothesis import strategies as st
 from support.venues import binance_settings
 
 from bot.brokers.base import OrderRequest
-from bot.brokers.binance import BinanceBroker
+from bot.brokers.binance.broker import BinanceBroker
 from bot.domain import ConfigRow, OrderState, Side, SizeType
 from bot.errors import BrokerRejected, ConfigError, TemporaryError
 from bot.records import Instrument
 from bot.settings import Settings
-from bot.trading.engine import Engine
 from bot.trading.sizing import SizingError, entry_size
+from bot.trading.submit import send_with_retry
 
 
 @pytest.fixture
@@ -179,7 +179,7 @@ def test_a_repeat_after_the_fill_never_places_a_second_order(fake: BinanceFake, 
 
 def test_a_lost_answer_is_retried_by_the_engine_without_a_second_order(fake: BinanceFake, spot: BinanceBroker) -> None:
     fake.hang_next(1.0)
-    update = Engine._send_with_retry(spot, order("lost", Side.BUY, "0.002", ref_price=Decimal(50000)))
+    update = send_with_retry(spot, order("lost", Side.BUY, "0.002", ref_price=Decimal(50000)))
     assert fake.order_posts["spot"] == 1  # the retry found the order by its client id and did not resend
     assert len(fake.orders()) == 1
     assert update.state is OrderState.FILLED and update.broker_order_id == str(fake.orders()[0]["orderId"])

@@ -23,8 +23,8 @@ from support.helpers import make_settings as bot_settings
 from support.helpers import tab_rows
 from support.venues import alpaca_settings, alpaca_values, binance_settings
 
-from bot.brokers.alpaca import AlpacaBroker
-from bot.brokers.binance import BinanceBroker
+from bot.brokers.alpaca.broker import AlpacaBroker
+from bot.brokers.binance.broker import BinanceBroker
 from bot.doctor import clock_check, run_checks
 from bot.errors import BrokerRejected, ConfigError, TemporaryError
 from bot.records import Balance

@@ -30,9 +30,9 @@ from fakes.binance_fake import BinanceFake
 from support.venues import alpaca_values, binance_values
 
 from bot.analytics.round_trips import round_trips
-from bot.brokers.alpaca import AlpacaBroker
+from bot.brokers.alpaca.broker import AlpacaBroker
 from bot.brokers.base import Broker
-from bot.brokers.binance import BinanceBroker
+from bot.brokers.binance.broker import BinanceBroker
 from bot.services import build_services
 from bot.settings import Settings
 from bot.sheets.local import LocalWorkbook

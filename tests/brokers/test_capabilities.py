@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.brokers.alpaca import AlpacaBroker
+from bot.brokers.alpaca.broker import AlpacaBroker
 from bot.brokers.base import Broker, Capabilities
-from bot.brokers.binance import BinanceBroker
+from bot.brokers.binance.broker import BinanceBroker
 from bot.brokers.paper import PaperBroker
 
 OPTIONAL = {

@@ -4,7 +4,7 @@ The replayed workbook is what the bot itself writes for ``examples/alerts/ma_cro
 services, the engine handling each alert, the performance recompute), plus realistic Snapshots and
 CashFlows rows (daily mark-to-market equity from the trades and the AAPL/MSFT closes, one deposit
 and one withdrawal) and daily bars for the price charts and the benchmark. Key numbers on the
-pages must equal bot.performance / bot.analytics results computed here from the state DB's fills
+pages must equal bot.analytics results computed here from the state DB's fills
 and the rows written, and edits must change user-owned cells only.
 """
 
@@ -41,7 +41,7 @@ from bot.analytics.risk_metrics import max_drawdown
 from bot.analytics.round_trips import RoundTrip, round_trips
 from bot.analytics.trade_records import TRADES_USER_COLUMNS
 from bot.analytics.trade_stats import summarise
-from bot.dashboard_data import PERIOD_LABELS, format_money, format_pct
+from bot.dashboard.formatting import PERIOD_LABELS, format_money, format_pct
 from bot.jobs import recompute_performance
 from bot.records import WriteBatch
 from bot.services import build_services, seed_workbook

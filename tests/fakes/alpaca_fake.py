@@ -1,6 +1,6 @@
 """Loopback fake of Alpaca's Trading API v2 and the latest-trade endpoint of its Market Data API.
 
-Serves what :class:`bot.brokers.alpaca.AlpacaBroker` calls through alpaca-py, with Alpaca's real
+Serves what :class:`bot.brokers.alpaca.broker.AlpacaBroker` calls through alpaca-py, with Alpaca's real
 shapes: every number a JSON **string** (``"qty": "10"``, ``"filled_avg_price": "170.5"``), ``null``
 for unset fields, RFC 3339 times with nanoseconds, errors as ``{"code": 40310000, "message": ...}``,
 and the API-key headers ``APCA-API-KEY-ID`` / ``APCA-API-SECRET-KEY``. Point alpaca-py at it with

@@ -1,6 +1,6 @@
 """Loopback fake of Binance's Spot REST API (``/api/v3``) and USD-M Futures REST API (``/fapi``).
 
-Serves what :class:`bot.brokers.binance.BinanceBroker` calls through python-binance, with
+Serves what :class:`bot.brokers.binance.broker.BinanceBroker` calls through python-binance, with
 Binance's real shapes: prices and quantities as 8-decimal **strings** (``"0.00100000"``), ids and
 times as integers, exchange-info ``filters`` (``PRICE_FILTER``, ``LOT_SIZE``, ``MARKET_LOT_SIZE``,
 spot ``NOTIONAL`` / futures ``MIN_NOTIONAL``), errors as ``{"code": -2010, "msg": "..."}`` with

@@ -1186,8 +1186,8 @@ def google_settings(
 def open_fake_workbook(
     fake: SheetsFake, spreadsheet_id: str, data_dir: Any, *, info: dict[str, Any] | None = None, **options: Any
 ) -> Any:
-    """A real :class:`bot.sheets.google.GoogleWorkbook` (real gspread + google-auth) on ``fake``."""
-    from bot.sheets.google import open_google_workbook
+    """A real :class:`bot.sheets.google.workbook.GoogleWorkbook` (real gspread + google-auth) on ``fake``."""
+    from bot.sheets.google.auth import open_google_workbook
 
     settings = google_settings(fake, spreadsheet_id, data_dir, info=info)
     return open_google_workbook(settings, http_client=fake.http_client, **options)

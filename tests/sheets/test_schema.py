@@ -95,9 +95,10 @@ def test_engine_writes_only_schema_columns() -> None:
         zone=zone,
     )
     assert list(orders) == tab_spec("Orders").headers
-    tree = ast.parse((ROOT / "bot" / "trading" / "engine.py").read_text())
+    trees = [ast.parse(path.read_text()) for path in sorted((ROOT / "bot" / "trading").glob("*.py"))]
     config_keys = {
         node.value
+        for tree in trees
         for node in ast.walk(tree)
         if isinstance(node, ast.Dict)
         for node in node.keys

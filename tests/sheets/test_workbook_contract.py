@@ -1,7 +1,7 @@
 """One behavioural suite for every Workbook backend: the local file and Google Sheets.
 
 The ``backend`` fixture is parametrised over :class:`~bot.sheets.local.LocalWorkbook` (a temp file)
-and :class:`~bot.sheets.google.GoogleWorkbook` (real gspread + google-auth against the loopback
+and :class:`~bot.sheets.google.workbook.GoogleWorkbook` (real gspread + google-auth against the loopback
 Sheets fake). Each test seeds the tabs as a user would have typed them, opens the workbook and checks
 what a reader sees afterwards, so both backends are held to the same contract.
 

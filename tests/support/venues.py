@@ -9,7 +9,7 @@ from pathlib import Path
 from fakes.alpaca_fake import AlpacaFake
 from fakes.binance_fake import BinanceFake
 
-from bot.brokers.alpaca import AlpacaBroker
+from bot.brokers.alpaca.broker import AlpacaBroker
 from bot.services import Services, build_services
 from bot.settings import Settings, load_settings
 

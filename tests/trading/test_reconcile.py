@@ -10,7 +10,7 @@ import pytest
 from fakes.alpaca_fake import AlpacaFake
 from support.venues import alpaca_values
 
-from bot.brokers.alpaca import AlpacaBroker
+from bot.brokers.alpaca.broker import AlpacaBroker
 from bot.brokers.base import Broker
 from bot.services import Services, build_services
 from bot.settings import Settings

@@ -18,7 +18,7 @@ from fakes.alpaca_fake import AlpacaFake
 from sqlalchemy import select
 from support.venues import alpaca_settings
 
-from bot.brokers.alpaca import AlpacaBroker
+from bot.brokers.alpaca.broker import AlpacaBroker
 from bot.brokers.base import Broker, OrderRequest
 from bot.domain import Side, SlotKey, utc_now
 from bot.jobs import book_venue_exits, reconcile_positions
@@ -147,8 +147,8 @@ def test_the_job_books_a_fired_stop_into_the_row_once(bot: Services, fake: Alpac
     assert (fill.qty, fill.price, fill.realised_pnl) == (Decimal(10), Decimal(95), Decimal(-50))
     assert book_venue_exits(bot) == 0  # idempotent: the job skips flat rows, and asked directly ...
     with bot.engine.symbol_lock("AAPL"):
-        entries = bot.engine._exit_entries(KEY, "alpaca")
-        assert bot.engine._book_venue_exits(KEY, bot.brokers.get("alpaca"), entries) == 0  # ... the exit is known
+        entries = bot.engine.exits.entries(KEY, "alpaca")
+        assert bot.engine.exits.book(KEY, bot.brokers.get("alpaca"), entries) == 0  # ... the exit is known
     with bot.store.read_session() as s:
         assert len(s.scalars(select(FillRecord)).all()) == 2  # the entry's fill and the stop's, once each
     assert reconcile_positions(bot) == []  # booked, so no drift to report
