@@ -100,7 +100,10 @@ def read_snapshots(table: Table, *, zone: tzinfo = UTC, errors: list[str] | None
     """
 
     def parse(record: dict[str, str]) -> Snapshot:
+        """One Snapshots row; :class:`_RowError` naming the column of an unusable cell."""
+
         def number(column: str, *, required: bool) -> Decimal | None:
+            """The amount in ``column`` (currency text stripped), None when blank and not required."""
             text = _cell(record, column)
             if not text:
                 if required:
@@ -161,6 +164,7 @@ def read_cash_flows(
     """
 
     def parse(record: dict[str, str]) -> CashFlow:
+        """One CashFlows row; :class:`_RowError` naming the column of an unusable cell."""
         try:
             flow_at = parse_sheet_time(_cell(record, "flow_at"), zone=zone, date_zone=date_zone)
         except ValueError as exc:

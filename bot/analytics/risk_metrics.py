@@ -225,6 +225,7 @@ def max_drawdown(returns: ReturnsInput) -> Drawdown:
     recovered = trough + 1 + int(after[0]) if len(after) else None
 
     def label(position: int | None) -> Any:
+        """The index label of wealth position ``position`` (None for the start, before any return)."""
         if position is None or position == 0:  # position 0 is the start, before any return
             return None
         return labels[position - 1] if labels is not None else position - 1

@@ -112,10 +112,7 @@ def build_report(
             every return wrong, so it is not skipped), or an unusable benchmark file.
         BotError: the workbook could not be read.
     """
-    services: Any = source if hasattr(source, "workbook") and hasattr(source, "store") else None
-    workbook: Workbook = services.workbook if services is not None else source  # type: ignore[assignment]
-    cell_zone: tzinfo = sheet_zone or (services.settings.zone if services is not None else UTC)
-    default_broker = services.brokers.default if services is not None else "paper"
+    services, workbook, cell_zone, default_broker = _source(source, sheet_zone)
     problems: list[str] = []
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -132,26 +129,7 @@ def build_report(
     records = performance_records(trips, now or utc_now(), cell_zone)
     files = _write_files(out, tables, daily)
     charts = _draw_charts(out, daily, closes, bench_name, trips, accounts.day_zone, problems)
-    summary = ReportSummary(
-        generated_at=utc_now(),
-        as_of=figures.as_of,
-        accounts=accounts.names,
-        kind=accounts.kind,
-        periods_per_year=accounts.periods_per_year,
-        weekdays_only=accounts.weekdays_only,
-        zone=str(getattr(accounts.day_zone, "key", accounts.day_zone)),
-        risk_free_rate=risk_free_rate,
-        periods=figures.periods,
-        risk=figures.risk,
-        benchmark=comparison,
-        benchmark_name=bench_name if comparison is not None else "",
-        per_symbol=[row for row in records if not row["timeframe"]],
-        daily=daily,
-        out_dir=out,
-        files=files,
-        charts=charts,
-        problems=problems,
-    )
+    summary = _summary(accounts, figures, risk_free_rate, comparison, bench_name, records, out, files, charts, problems)
     report_path = out / "report.txt"
     summary.files["report"] = report_path
     report_path.write_text(summary.text(), encoding="utf-8")
@@ -161,6 +139,15 @@ def build_report(
 # --------------------------------------------------------------------------------------------
 # Settings and accounts
 # --------------------------------------------------------------------------------------------
+
+
+def _source(source: Services | Workbook, sheet_zone: tzinfo | None) -> tuple[Any, Workbook, tzinfo, str]:
+    """``(services or None, workbook, zone of the sheet's times, default broker)`` of the report's source."""
+    services: Any = source if hasattr(source, "workbook") and hasattr(source, "store") else None
+    workbook: Workbook = services.workbook if services is not None else source  # type: ignore[assignment]
+    cell_zone: tzinfo = sheet_zone or (services.settings.zone if services is not None else UTC)
+    default_broker = services.brokers.default if services is not None else "paper"
+    return services, workbook, cell_zone, default_broker
 
 
 def _risk_free_rate(settings: Table, problems: list[str]) -> float:
@@ -385,3 +372,38 @@ def _draw_charts(
         charts["calendar"] = calendar_chart(series, "Realised P&L per day (no Snapshots yet)", out / "calendar_pnl.png")
         problems.append("equity charts need Snapshots on at least 2 days")
     return charts
+
+
+def _summary(
+    accounts: _Accounts,
+    figures: _Returns,
+    risk_free_rate: float,
+    comparison: BenchmarkComparison | None,
+    bench_name: str,
+    records: list[dict[str, str]],
+    out: Path,
+    files: dict[str, Path],
+    charts: dict[str, Path],
+    problems: list[str],
+) -> ReportSummary:
+    """The :class:`~bot.report.summary.ReportSummary` of what :func:`build_report` computed and wrote."""
+    return ReportSummary(
+        generated_at=utc_now(),
+        as_of=figures.as_of,
+        accounts=accounts.names,
+        kind=accounts.kind,
+        periods_per_year=accounts.periods_per_year,
+        weekdays_only=accounts.weekdays_only,
+        zone=str(getattr(accounts.day_zone, "key", accounts.day_zone)),
+        risk_free_rate=risk_free_rate,
+        periods=figures.periods,
+        risk=figures.risk,
+        benchmark=comparison,
+        benchmark_name=bench_name if comparison is not None else "",
+        per_symbol=[row for row in records if not row["timeframe"]],
+        daily=figures.daily,
+        out_dir=out,
+        files=files,
+        charts=charts,
+        problems=problems,
+    )
