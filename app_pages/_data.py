@@ -26,7 +26,8 @@ import pandas as pd
 import requests
 import streamlit as st
 
-from bot import analytics
+from bot.analytics.calendar import daily_trade_stats
+from bot.analytics.returns import PeriodReturn, period_returns
 from bot.dashboard.activity import orders_frame, signals_frame
 from bot.dashboard.bars import bar_symbols as symbols_with_bars
 from bot.dashboard.bars import find_bars, read_bars
@@ -197,15 +198,15 @@ def _overview(src: Source, window: int, today: date) -> tuple[OverviewFigures, p
 
 @st.cache_data(ttl=120, max_entries=8, show_spinner=False)
 def _daily(src: Source, window: int) -> pd.DataFrame:
-    return analytics.daily_trade_stats(_trades(src, window).trips, zone=src.tz)
+    return daily_trade_stats(_trades(src, window).trips, zone=src.tz)
 
 
 @st.cache_data(ttl=120, max_entries=8, show_spinner=False)
-def _periods(src: Source, window: int, today: date) -> list[analytics.PeriodReturn]:
+def _periods(src: Source, window: int, today: date) -> list[PeriodReturn]:
     portfolio = _portfolio(src, window)
     if portfolio.empty:
         return []
-    return analytics.period_returns(portfolio.equity, portfolio.flows, as_of=today, zone=src.tz)
+    return period_returns(portfolio.equity, portfolio.flows, as_of=today, zone=src.tz)
 
 
 def _guard(load: Any, *args: Any) -> Any:
@@ -242,12 +243,12 @@ def overview() -> tuple[OverviewFigures, pd.DataFrame]:
 
 
 def daily_stats() -> pd.DataFrame:
-    """:func:`bot.analytics.daily_trade_stats` of the journal."""
+    """:func:`bot.analytics.calendar.daily_trade_stats` of the journal."""
     return _guard(_daily)
 
 
-def periods() -> list[analytics.PeriodReturn]:
-    """:func:`bot.analytics.period_returns` as of today (empty without snapshots)."""
+def periods() -> list[PeriodReturn]:
+    """:func:`bot.analytics.returns.period_returns` as of today (empty without snapshots)."""
     return _guard(_periods, today())
 
 

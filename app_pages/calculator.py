@@ -1,4 +1,4 @@
-"""Calculator: position size from equity, risk and stop (bot.calculator, the engine's sizing formulas)."""
+"""Calculator: position size from equity, risk and stop (bot.analytics.calculator, the engine's sizing formulas)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from decimal import Decimal
 import streamlit as st
 
 from app_pages import _data, _ui
-from bot.calculator import CalculatorError, SizeResult, position_size
+from bot.analytics.calculator import CalculatorError, SizeResult, position_size
 
 
 def _dec(value: float) -> Decimal:
@@ -42,7 +42,7 @@ class _Inputs:
 
 
 def render() -> None:
-    """The calculator page: the form, then the size :func:`bot.calculator.position_size` gives, or why not."""
+    """The calculator page: the form, then the size :func:`bot.analytics.calculator.position_size` gives, or why not."""
     st.title("Position size calculator")
     portfolio = _data.portfolio()
     contract, side, unit, account = _account_row(portfolio.latest, portfolio.currency)
@@ -159,7 +159,7 @@ def _costs_row(contract: str) -> tuple[float, float, float, float]:
 
 
 def _size(inputs: _Inputs) -> SizeResult:
-    """:func:`bot.calculator.position_size` of the form's values.
+    """:func:`bot.analytics.calculator.position_size` of the form's values.
 
     Raises:
         CalculatorError: an input it refuses (the message names it).

@@ -10,12 +10,12 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _charts, _data, _ui
+from bot.analytics.trade_stats import summarise
 from bot.dashboard.bars import bars_window
 from bot.dashboard.formatting import format_money, format_pct
 from bot.dashboard.journal import journal_edit_batch, manual_trade_record
 from bot.dashboard.trades import filter_trades, trade_tags
 from bot.parsing import parse_decimal
-from bot.performance import summarise
 from bot.records import WriteBatch
 
 #: Earliest date the manual-trade form accepts (st.date_input defaults to ten years back).

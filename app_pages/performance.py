@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from app_pages import _charts, _data, _ui
-from bot import analytics
+from bot.analytics.calendar import pnl_by_hour, pnl_by_weekday
 from bot.dashboard.trade_stats import best_worst_trades, group_stats, weekday_hour_heatmap
 
 
@@ -58,9 +58,9 @@ def render() -> None:
     st.caption(f"Entry times in {zone.key}.")
     st.altair_chart(_charts.heatmap(weekday_hour_heatmap(trips, zone), currency), width="stretch")
     left, right = st.columns(2)
-    weekdays = analytics.pnl_by_weekday(trips, zone=zone).reset_index()
+    weekdays = pnl_by_weekday(trips, zone=zone).reset_index()
     weekdays["pnl"] = weekdays["pnl"].astype(float)
-    hours = analytics.pnl_by_hour(trips, zone=zone).reset_index()
+    hours = pnl_by_hour(trips, zone=zone).reset_index()
     hours["pnl"] = hours["pnl"].astype(float)
     left.altair_chart(
         _charts.signed_bars(weekdays, "weekday", title="Weekday", currency=currency, sort=list(weekdays["weekday"])),

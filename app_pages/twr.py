@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from app_pages import _charts, _data, _ui
-from bot import analytics
+from bot.analytics.returns import daily_returns
+from bot.analytics.risk_metrics import benchmark_comparison, risk_metrics
 from bot.dashboard.bars import benchmark_returns, return_lines
 from bot.dashboard.formatting import format_pct
 from bot.dashboard.portfolio import PortfolioView, cashflow_record, twr_growth, twr_table
@@ -69,7 +70,7 @@ def _pct(value: float) -> str:
 def _chart(portfolio: PortfolioView, zone: ZoneInfo) -> None:
     st.subheader("TWR over time")
     twr = twr_growth(portfolio, zone)
-    returns = analytics.daily_returns(portfolio.equity, portfolio.flows, zone=zone)
+    returns = daily_returns(portfolio.equity, portfolio.flows, zone=zone)
     choices = _data.bar_symbols()
     default = "SPY" if "SPY" in choices else (choices[0] if choices else None)
     options = ["(none)", *choices]
@@ -96,7 +97,7 @@ def _chart(portfolio: PortfolioView, zone: ZoneInfo) -> None:
 
     settings_table = _data.table("Settings")
     runtime, _ = parse_runtime_settings(settings_table.rows)
-    risk = analytics.risk_metrics(returns, periods_per_year=365, risk_free_annual=runtime.risk_free_rate)
+    risk = risk_metrics(returns, periods_per_year=365, risk_free_annual=runtime.risk_free_rate)
     cols = st.columns(6 if bench is not None else 5)
     _ui.kpi("CAGR", format_pct(risk.cagr), colour=_ui.sign_colour(risk.cagr), where=cols[0])
     _ui.kpi("Volatility (annual)", format_pct(risk.annual_volatility, signed=False), where=cols[1])
@@ -109,7 +110,7 @@ def _chart(portfolio: PortfolioView, zone: ZoneInfo) -> None:
     _ui.kpi("Sortino", f"{risk.sortino:.2f}" if risk.sortino is not None else "–", where=cols[3])
     _ui.kpi("Max drawdown", format_pct(risk.max_drawdown.max_drawdown), colour=_ui.RED, where=cols[4])
     if bench is not None:
-        comparison = analytics.benchmark_comparison(returns, bench)
+        comparison = benchmark_comparison(returns, bench)
         beta = f"β {comparison.beta:.2f}" if comparison.beta is not None else "β –"
         corr = f"ρ {comparison.correlation:.2f}" if comparison.correlation is not None else "ρ –"
         _ui.kpi(

@@ -2,12 +2,12 @@
 
 Run: ``.venv/bin/python bench/analytics.py [--sizes 100000 1000000] [--years 10]``
 
-- ``fifo+stats``: :func:`bot.performance.round_trips` + :func:`bot.performance.summarise` on
+- ``fifo+stats``: :func:`bot.analytics.round_trips.round_trips` + :func:`bot.analytics.trade_stats.summarise` on
   synthetic fills of 200 symbols × 2 timeframes, like a bot's: each trade has one or two entry
   fills and one or two exit fills, about one trade in seven ends with a reversal fill; fees 0.1 %,
   half the trades with a stop. Targets: 100k fills ≤ 1 s, 1M fills ≤ 10 s.
 - ``performance_records``: the Performance tab rows (per symbol, per slot, TOTAL) of the 100k set.
-- ``twr``: :func:`bot.analytics.period_returns` + :func:`bot.analytics.risk_metrics` over
+- ``twr``: :func:`bot.analytics.returns.period_returns` + :func:`bot.analytics.risk_metrics.risk_metrics` over
   hourly equity snapshots for ``--years`` years with a deposit or withdrawal every ~2 weeks.
 """
 
@@ -25,9 +25,12 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.analytics import daily_returns, period_returns, risk_metrics
+from bot.analytics.returns import daily_returns, period_returns
+from bot.analytics.risk_metrics import risk_metrics
+from bot.analytics.round_trips import round_trips
+from bot.analytics.trade_records import performance_records
+from bot.analytics.trade_stats import summarise
 from bot.domain import Fill, Side
-from bot.performance import performance_records, round_trips, summarise
 
 UTC = timezone.utc
 T0 = datetime(2020, 1, 1, tzinfo=UTC)

@@ -37,8 +37,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.analytics.round_trips import RoundTrip  # noqa: E402
+from bot.analytics.trade_records import trade_records  # noqa: E402
 from bot.domain import PositionSide  # noqa: E402
-from bot.performance import RoundTrip, trade_records  # noqa: E402
 from bot.sheets.local import LocalWorkbook  # noqa: E402
 from bot.sheets.schema import all_specs  # noqa: E402
 

@@ -337,7 +337,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Recompute Trades/Performance, then print the report and write its CSV and PNG files."""
     from bot.domain import utc_now
     from bot.jobs import recompute_performance
-    from bot.report import build_report
+    from bot.report.build import build_report
 
     with _services() as services:
         recompute_performance(services)

@@ -15,7 +15,8 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot import performance
+from bot.analytics.round_trips import round_trips
+from bot.analytics.trade_records import performance_records, trade_from_record, trade_records
 from bot.domain import utc_now
 from bot.errors import BotError
 from bot.services import Services
@@ -40,21 +41,19 @@ def recompute_performance(services: Services) -> dict[str, Any]:
     """
     with _perf_lock:
         zone = services.settings.zone
-        trips = performance.round_trips(services.store.fills())
+        trips = round_trips(services.store.fills())
         table = services.workbook.read_tables(["Trades"])["Trades"]
         manual, problems = [], []
         for index, record in enumerate(table.rows):
             if not is_manual_trade(record) or not (record.get("symbol") or "").strip():
                 continue
             try:
-                manual.append(performance.trade_from_record(record, zone=zone))
+                manual.append(trade_from_record(record, zone=zone))
             except ValueError as exc:
                 problems.append(f"Trades row {index + 2}: {exc}")
-        rows = merge_bot_rows(
-            table, performance.trade_records(trips, zone), spec=tab_spec("Trades"), keep=is_manual_trade
-        )
+        rows = merge_bot_rows(table, trade_records(trips, zone), spec=tab_spec("Trades"), keep=is_manual_trade)
         services.workbook.replace_rows("Trades", rows)
-        services.workbook.replace_rows("Performance", performance.performance_records(trips + manual, utc_now(), zone))
+        services.workbook.replace_rows("Performance", performance_records(trips + manual, utc_now(), zone))
         return {"trades": len(trips), "manual_trades": len(manual), "problems": problems}
 
 
@@ -133,7 +132,7 @@ def monitor(services: Services, monitor_state: dict[str, Any], now: datetime | N
 def daily_summary(services: Services) -> str:
     """Build the report (text + PNG charts) and publish it as the ``daily_summary`` event."""
     from bot.notify.events import daily_summary as summary_event
-    from bot.report import build_report
+    from bot.report.build import build_report
 
     recompute_performance(services)
     today = utc_now().astimezone(services.settings.zone).strftime("%Y-%m-%d")
@@ -145,9 +144,7 @@ def daily_summary(services: Services) -> str:
         + (f"<p>Charts attached:</p><ul>{charts}</ul>" if charts else "")
     )
     if services.notifier is not None:
-        services.notifier.publish(
-            summary_event(text=text, html=body, attachments=summary.attachments)
-        )
+        services.notifier.publish(summary_event(text=text, html=body, attachments=summary.attachments))
     return text
 
 

@@ -113,14 +113,14 @@ def bars_window(bars: pd.DataFrame, entry_at: datetime, exit_at: datetime, *, pa
 
 
 def benchmark_returns(bars: pd.DataFrame, zone: tzinfo) -> pd.Series:
-    """Daily close-to-close returns of a benchmark's bars, indexed like :func:`bot.analytics.daily_twr`.
+    """Daily close-to-close returns of a benchmark's bars, indexed like :func:`bot.analytics.returns.daily_twr`.
 
     The day of a bar is its date when the bars are dates (``read_bars(...).attrs["date_only"]``),
     else its local day in ``zone``; a day's close is its last bar's. The first day has no return.
 
     Returns:
         Series of fractions indexed by tz-naive local midnight (name ``"day"``), the
-        ``benchmark`` input of :func:`bot.analytics.benchmark_comparison`.
+        ``benchmark`` input of :func:`bot.analytics.risk_metrics.benchmark_comparison`.
     """
     times = pd.DatetimeIndex(bars["time"])
     if bars.attrs.get("date_only"):

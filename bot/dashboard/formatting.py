@@ -7,7 +7,7 @@ all cells text) and follow these conventions:
   with an offset keep it. Frames carry tz-aware times **in the zone** (pandas ``datetime64[ns, zone]``).
 - Money in frames is float (for tables and charts); figures a test compares (P&L, equity,
   totals) are exact :class:`~decimal.Decimal` where the underlying function gives one.
-- Returns are fractions (``0.01`` = 1 %); ``win_rate`` is percent, as in :class:`~bot.performance.TradeStats`.
+- Returns are fractions (``0.01`` = 1 %); ``win_rate`` is percent, as in :class:`~bot.analytics.trade_stats.TradeStats`.
 - A row that cannot be read is skipped and reported in ``problems`` as ``"<Tab> row N: why"``
   (sheet row numbers: the header is row 1), never raised, so a broken cell never breaks a page.
 """
@@ -22,12 +22,11 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from bot.parsing import parse_decimal
-from bot.snapshots import parse_sheet_time
+from bot.parsing import parse_decimal, parse_sheet_time
 
 UTC = timezone.utc
 DEFAULT_CURRENCY = "USD"
-#: Labels shown for :data:`bot.analytics.PERIODS` (``inception`` is "All").
+#: Labels shown for :data:`bot.analytics.returns.PERIODS` (``inception`` is "All").
 PERIOD_LABELS: dict[str, str] = {"7d": "7d", "30d": "30d", "90d": "90d", "YTD": "YTD", "1y": "1y", "inception": "All"}
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 SHEET_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -66,7 +65,7 @@ def parse_times(values: Sequence[str], zone: tzinfo, *, fast_only: bool = False)
     """Workbook time cells → tz-aware times in ``zone`` (``NaT`` for blank or unreadable cells).
 
     The bot's own format ``YYYY-MM-DD HH:MM:SS`` (local time in ``zone``) is parsed vectorised
-    (50,000 cells ≈ 30 ms); other cells by :func:`bot.snapshots.parse_sheet_time` (a date alone,
+    (50,000 cells ≈ 30 ms); other cells by :func:`bot.parsing.parse_sheet_time` (a date alone,
     ``HH:MM``, ISO with an offset or ``Z``), unless ``fast_only``, when they are ``NaT``.
     """
     series = pd.Series(list(values), dtype=object).fillna("").astype(str).str.strip()
@@ -84,7 +83,7 @@ def parse_times(values: Sequence[str], zone: tzinfo, *, fast_only: bool = False)
 
 
 def parse_time_or_none(text: str, zone: tzinfo) -> datetime | None:
-    """One time cell by :func:`bot.snapshots.parse_sheet_time` (naive times in ``zone``), None when unreadable."""
+    """One time cell by :func:`bot.parsing.parse_sheet_time` (naive times in ``zone``), None when unreadable."""
     try:
         return parse_sheet_time(text, zone=zone)
     except ValueError:

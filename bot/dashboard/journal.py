@@ -16,11 +16,11 @@ from typing import Any
 
 import pandas as pd
 
+from bot.analytics.trade_records import TRADES_USER_COLUMNS, trade_from_record, trade_records
 from bot.dashboard.formatting import SHEET_TIME_FORMAT, UTC
 from bot.dashboard.trades import split_tags, zero_fees_blank
 from bot.domain import format_decimal
 from bot.parsing import safe_cell
-from bot.performance import TRADES_USER_COLUMNS, trade_from_record, trade_records
 from bot.records import RowWrite, WriteBatch
 from bot.sheets.base import clean_record, row_key
 
@@ -123,9 +123,10 @@ def manual_trade_record(
 ) -> dict[str, str]:
     """A complete Trades row for a trade typed in the dashboard (append it to the Trades tab).
 
-    The row is validated and computed like the bot's own rows (:func:`~bot.performance.trade_from_record` then
-    :func:`~bot.performance.trade_records`: P&L net of fees, P&L %, holding time); it has a unique ``trade_id``
-    ``manual-YYYYMMDDHHMMSS-xxxxxx`` (so its notes can be edited later) and no ``order_ids``
+    The row is validated and computed like the bot's own rows
+    (:func:`~bot.analytics.trade_records.trade_from_record` then
+    :func:`~bot.analytics.trade_records.trade_records`: P&L net of fees, P&L %, holding time); it has
+    a unique ``trade_id`` ``manual-YYYYMMDDHHMMSS-xxxxxx`` (so its notes can be edited later) and no ``order_ids``
     (so the performance recompute keeps and counts it as a manual trade).
 
     Args:

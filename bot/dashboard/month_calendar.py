@@ -1,6 +1,6 @@
 """The Calendar page's data: a month grid of daily trade figures, week and month totals, a day's trades.
 
-Days come from :func:`bot.analytics.daily_trade_stats`: a trade counts on the local day it closed.
+Days come from :func:`bot.analytics.calendar.daily_trade_stats`: a trade counts on the local day it closed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def month_grid(daily: pd.DataFrame, year: int, month: int) -> pd.DataFrame:
     """Cells of a month calendar (weeks Monday–Sunday) with each day's trade figures.
 
     Args:
-        daily: :func:`bot.analytics.daily_trade_stats` (indexed by ``datetime.date``).
+        daily: :func:`bot.analytics.calendar.daily_trade_stats` (indexed by ``datetime.date``).
         year / month: the month shown.
 
     Returns:
@@ -77,7 +77,7 @@ def week_totals(grid: pd.DataFrame) -> pd.DataFrame:
 
 
 def month_totals(daily: pd.DataFrame, year: int, month: int) -> dict[str, Any]:
-    """Totals of one month from :func:`bot.analytics.daily_trade_stats`.
+    """Totals of one month from :func:`bot.analytics.calendar.daily_trade_stats`.
 
     Returns:
         ``{"trades": int, "wins": int, "losses": int, "win_rate": float | None (percent),

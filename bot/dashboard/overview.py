@@ -1,6 +1,6 @@
 """The Overview page's data: headline figures, bot health and open positions.
 
-Figures come from :mod:`bot.analytics` and :mod:`bot.performance` on the typed views
+Figures come from the :mod:`bot.analytics` modules on the typed views
 (:class:`~bot.dashboard.trades.TradesView`, :class:`~bot.dashboard.portfolio.PortfolioView`).
 """
 
@@ -14,12 +14,12 @@ from typing import Any
 
 import pandas as pd
 
-from bot import analytics
-from bot.analytics import PeriodReturn
+from bot.analytics.returns import PeriodReturn, daily_returns, period_returns
+from bot.analytics.risk_metrics import max_drawdown
+from bot.analytics.trade_stats import TradeStats, summarise
 from bot.dashboard.formatting import UTC, cell_decimal, parse_time_or_none
 from bot.dashboard.portfolio import PortfolioView
 from bot.dashboard.trades import TradesView
-from bot.performance import TradeStats, summarise
 from bot.records import Table
 
 
@@ -33,9 +33,9 @@ class OverviewFigures:
         today_pnl: today's P&L (exact): from equity when there are snapshots today and before
             (``V_today − V_previous day − net flows in between``), else the realised P&L of the
             trades closed today; ``today_source`` says which (``equity``, ``trades``).
-        periods: :func:`bot.analytics.period_returns` as of today (empty without snapshots).
-        stats: :func:`bot.performance.summarise` of every trade.
-        max_drawdown: :func:`bot.analytics.max_drawdown` of the daily TWR returns (None without).
+        periods: :func:`bot.analytics.returns.period_returns` as of today (empty without snapshots).
+        stats: :func:`bot.analytics.trade_stats.summarise` of every trade.
+        max_drawdown: :func:`bot.analytics.risk_metrics.max_drawdown` of the daily TWR returns (None without).
     """
 
     currency: str
@@ -58,9 +58,9 @@ def overview_figures(trades: TradesView, portfolio: PortfolioView, *, today: dat
     today_pnl: Decimal | None = None
     source = "trades"
     if not portfolio.empty:
-        periods = tuple(analytics.period_returns(portfolio.equity, portfolio.flows, as_of=today, zone=zone))
-        returns = analytics.daily_returns(portfolio.equity, portfolio.flows, zone=zone)
-        drawdown = analytics.max_drawdown(returns).max_drawdown
+        periods = tuple(period_returns(portfolio.equity, portfolio.flows, as_of=today, zone=zone))
+        returns = daily_returns(portfolio.equity, portfolio.flows, zone=zone)
+        drawdown = max_drawdown(returns).max_drawdown
         latest = portfolio.latest
         assert latest is not None
         equity_at, equity_now = latest

@@ -1,7 +1,7 @@
 """The equity side of the dashboard: Snapshots and CashFlows typed as a :class:`PortfolioView`, equity curve, TWR.
 
-The rules are those of :mod:`bot.snapshots` (what the report uses) and the returns those of
-:mod:`bot.analytics`; manual deposits and withdrawals are returned as CashFlows rows to append.
+The rules are those of :mod:`bot.analytics.equity` (what the report uses) and the returns those of
+:mod:`bot.analytics.returns`; manual deposits and withdrawals are returned as CashFlows rows to append.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bot import analytics
-from bot.analytics import PeriodReturn
+from bot.analytics.equity import Snapshot, portfolio_equity, read_cash_flows, read_snapshots
+from bot.analytics.returns import PeriodReturn, daily_twr
 from bot.dashboard.formatting import (
     DEFAULT_CURRENCY,
     EPOCH,
@@ -31,16 +31,15 @@ from bot.dashboard.formatting import (
 from bot.domain import format_decimal
 from bot.records import CashFlow, Table
 from bot.sheets.base import clean_record
-from bot.snapshots import Snapshot, portfolio_equity, read_cash_flows, read_snapshots
 
 
 @dataclass(frozen=True)
 class PortfolioView:
     """The Snapshots and CashFlows tabs, typed, and the account equity the returns are computed on.
 
-    The rules are those of :mod:`bot.snapshots` (what the report uses): rows are read like
-    :func:`bot.snapshots.read_snapshots` / :func:`bot.snapshots.read_cash_flows`, and accounts
-    are combined by :func:`bot.snapshots.portfolio_equity` (per account the day's last snapshot,
+    The rules are those of :mod:`bot.analytics.equity` (what the report uses): rows are read like
+    :func:`bot.analytics.equity.read_snapshots` / :func:`bot.analytics.equity.read_cash_flows`, and accounts
+    are combined by :func:`bot.analytics.equity.portfolio_equity` (per account the day's last snapshot,
     carried forward on days without one; an account that appears later brings its equity in as a
     deposit, so adding a venue is not a return).
 
@@ -52,9 +51,9 @@ class PortfolioView:
             ``amount`` (≥ 0), ``signed`` (deposit +), ``currency``, ``broker``, ``account``,
             ``source``, ``reference``, ``note``.
         equity: combined equity per day (exact ``Decimal``) indexed by the day's latest snapshot
-            time (tz-aware UTC): the ``snapshots`` input of :mod:`bot.analytics`.
+            time (tz-aware UTC): the ``snapshots`` input of :mod:`bot.analytics.returns`.
         flows: signed flows (exact ``Decimal``, deposits > 0) indexed by tz-aware UTC times, plus
-            the first equity of accounts added later: the ``flows`` input of :mod:`bot.analytics`.
+            the first equity of accounts added later: the ``flows`` input of :mod:`bot.analytics.returns`.
         currency: the currency of the latest snapshot (``USD`` when none says).
         problems: unreadable rows (``"Snapshots row 7, column equity: ..."``).
     """
@@ -139,9 +138,9 @@ def portfolio_view(snapshots: Table, cash_flows: Table, zone: tzinfo) -> Portfol
     """Type the Snapshots and CashFlows tabs and combine the accounts (see :class:`PortfolioView`).
 
     Snapshot cells in the bot's own format (``YYYY-MM-DD HH:MM:SS``, plain numbers) are parsed
-    vectorised (50,000 rows ≈ 0.2 s); any other row goes through :func:`bot.snapshots.read_snapshots`
+    vectorised (50,000 rows ≈ 0.2 s); any other row goes through :func:`bot.analytics.equity.read_snapshots`
     so the rules are the same. Only each account's last snapshot of a day matters for the
-    equity, so :func:`bot.snapshots.portfolio_equity` gets one per account and day.
+    equity, so :func:`bot.analytics.equity.portfolio_equity` gets one per account and day.
     """
     problems: list[str] = []
     columns, slow = _bot_format_snapshots(snapshots.rows, zone)
@@ -187,7 +186,7 @@ def _bot_format_snapshots(rows: Sequence[dict[str, str]], zone: tzinfo) -> tuple
 
 
 def _add_other_snapshots(columns: _SnapshotColumns, snapshots: Table, slow: set[int], zone: tzinfo) -> list[str]:
-    """Append the ``slow`` rows :func:`bot.snapshots.read_snapshots` can read; returns its problems."""
+    """Append the ``slow`` rows :func:`bot.analytics.equity.read_snapshots` can read; returns its problems."""
     errors: list[str] = []
     rows = snapshots.rows
     others = Table("Snapshots", snapshots.headers, [r if i in slow else {} for i, r in enumerate(rows)])
@@ -223,7 +222,7 @@ def _snapshot_frame(columns: _SnapshotColumns, order: list[int], zone: tzinfo) -
 
 
 def _flow_frame(flows: Sequence[CashFlow], zone: tzinfo) -> pd.DataFrame:
-    """:attr:`PortfolioView.cash_flows`: one row per flow of :func:`bot.snapshots.read_cash_flows`."""
+    """:attr:`PortfolioView.cash_flows`: one row per flow of :func:`bot.analytics.equity.read_cash_flows`."""
     return pd.DataFrame(
         {
             "flow_at": pd.DatetimeIndex([f.flow_at for f in flows]).tz_convert(zone)
@@ -315,7 +314,7 @@ def cashflow_record(
 def equity_curve(portfolio: PortfolioView, zone: tzinfo) -> pd.DataFrame:
     """Daily equity with its time-weighted drawdown, for the Overview chart.
 
-    Built on :func:`bot.analytics.daily_twr` (end-of-day equity, flows on their day): the
+    Built on :func:`bot.analytics.returns.daily_twr` (end-of-day equity, flows on their day): the
     drawdown is ``growth / running max(growth) − 1`` of the chained TWR growth, so deposits and
     withdrawals are not mistaken for gains or losses.
 
@@ -326,7 +325,7 @@ def equity_curve(portfolio: PortfolioView, zone: tzinfo) -> pd.DataFrame:
     """
     if portfolio.empty:
         return pd.DataFrame(columns=["day", "equity", "growth", "twr", "drawdown"])
-    table = analytics.daily_twr(portfolio.equity, portfolio.flows, zone=zone)
+    table = daily_twr(portfolio.equity, portfolio.flows, zone=zone)
     growth = table["growth"].to_numpy(dtype=float)
     peaks = np.fmax.accumulate(growth)
     return pd.DataFrame(
@@ -344,12 +343,12 @@ def twr_growth(portfolio: PortfolioView, zone: tzinfo) -> pd.Series:
     """Cumulative TWR (fraction) per local day: ``daily_twr(...)["growth"] − 1`` (empty without snapshots)."""
     if portfolio.empty:
         return pd.Series([], dtype=float, name="twr")
-    table = analytics.daily_twr(portfolio.equity, portfolio.flows, zone=zone)
+    table = daily_twr(portfolio.equity, portfolio.flows, zone=zone)
     return (table["growth"] - 1.0).rename("twr")
 
 
 def twr_table(periods: Sequence[PeriodReturn]) -> pd.DataFrame:
-    """The TWR page's period table from :func:`bot.analytics.period_returns`.
+    """The TWR page's period table from :func:`bot.analytics.returns.period_returns`.
 
     Returns:
         One row per period: ``period`` (label, ``All`` for inception), ``start``, ``end``

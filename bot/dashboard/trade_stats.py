@@ -1,7 +1,7 @@
 """The Performance page's data: best and worst trades, statistics per group, the weekday × hour heatmap.
 
-The statistics are :func:`bot.performance.summarise` per group; the heatmap's sums agree with
-:func:`bot.analytics.pnl_by_weekday` and :func:`bot.analytics.pnl_by_hour`.
+The statistics are :func:`bot.analytics.trade_stats.summarise` per group; the heatmap's sums agree with
+:func:`bot.analytics.calendar.pnl_by_weekday` and :func:`bot.analytics.calendar.pnl_by_hour`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from bot.analytics.round_trips import RoundTrip
+from bot.analytics.trade_records import format_duration
+from bot.analytics.trade_stats import TradeStats, summarise
 from bot.dashboard.formatting import WEEKDAYS
-from bot.performance import RoundTrip, TradeStats, format_duration, summarise
 
 
 def best_worst_trades(frame: pd.DataFrame, count: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -53,7 +55,7 @@ def _stats_row(stats: TradeStats) -> dict[str, Any]:
 
 
 def group_stats(trips: Sequence[RoundTrip], by: GroupBy) -> pd.DataFrame:
-    """:func:`bot.performance.summarise` per group, one row each, plus nothing else.
+    """:func:`bot.analytics.trade_stats.summarise` per group, one row each, plus nothing else.
 
     Args:
         trips: round trips.
@@ -87,8 +89,8 @@ def group_stats(trips: Sequence[RoundTrip], by: GroupBy) -> pd.DataFrame:
 def weekday_hour_heatmap(trips: Sequence[RoundTrip], zone: tzinfo) -> pd.DataFrame:
     """P&L and trade count per (weekday, hour) of entry in ``zone``: 7 × 24 rows, long format.
 
-    The rows of one weekday add up to :func:`bot.analytics.pnl_by_weekday`, those of one hour to
-    :func:`bot.analytics.pnl_by_hour` (same grouping by ``entry_at``).
+    The rows of one weekday add up to :func:`bot.analytics.calendar.pnl_by_weekday`, those of one hour to
+    :func:`bot.analytics.calendar.pnl_by_hour` (same grouping by ``entry_at``).
 
     Returns:
         DataFrame with ``weekday`` (``Mon`` … ``Sun``), ``hour`` (0–23), ``trades`` (int),

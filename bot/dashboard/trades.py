@@ -1,7 +1,7 @@
 """The Journal's data: the Trades tab typed as a :class:`TradesView`, its tags and its filters.
 
-Every row goes through :func:`bot.performance.trade_from_record` (the recompute's rule), so a
-number on the Journal or Performance page is the number :mod:`bot.performance` gives.
+Every row goes through :func:`bot.analytics.trade_records.trade_from_record` (the recompute's rule), so a
+number on the Journal or Performance page is the number :mod:`bot.analytics.trade_stats` gives.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from bot.analytics.round_trips import RoundTrip
+from bot.analytics.trade_records import TRADES_USER_COLUMNS, format_duration, trade_from_record
 from bot.dashboard.formatting import EPOCH, cell_decimal
 from bot.domain import PositionSide
-from bot.performance import TRADES_USER_COLUMNS, RoundTrip, format_duration, trade_from_record
 from bot.records import Table
 
 #: Columns of :attr:`TradesView.frame`, in display order.
@@ -43,8 +44,8 @@ class TradesView:
             no ``order_ids``), ``editable`` (``trade_id`` present and unique, so the row can be
             written back by key), and the user columns as text except ``rating`` (nullable Int64).
             Numbers are floats (NaN when blank). The index is ``0..n-1``.
-        trips: the :class:`~bot.performance.RoundTrip` of each frame row (same order): the
-            input of every statistic, from :func:`~bot.performance.trade_from_record`.
+        trips: the :class:`~bot.analytics.round_trips.RoundTrip` of each frame row (same order): the
+            input of every statistic, from :func:`~bot.analytics.trade_records.trade_from_record`.
         problems: rows that could not be read, ``"Trades row N: why"``.
     """
 
@@ -123,7 +124,7 @@ def _unpack_trades_view(frame: pd.DataFrame, packed: dict[str, list[Any]], probl
 def trades_view(table: Table, zone: tzinfo) -> TradesView:
     """Type the Trades tab (bot rows and manual rows alike) for the Journal and the statistics.
 
-    Every row goes through :func:`bot.performance.trade_from_record` (the recompute's rule for
+    Every row goes through :func:`bot.analytics.trade_records.trade_from_record` (the recompute's rule for
     manual rows): P&L is the ``pnl`` cell when present, else computed from prices and fees.
     Blank rows are ignored; unreadable rows are reported in ``problems``.
 
@@ -194,7 +195,7 @@ _CENT = Decimal("0.01")
 def _unrounded(trip: RoundTrip) -> RoundTrip:
     """The trip with its P&L recomputed from quantity, prices and fees when that agrees with the cell.
 
-    The bot writes ``pnl`` rounded to cents (:func:`~bot.performance.trade_records`) while its
+    The bot writes ``pnl`` rounded to cents (:func:`~bot.analytics.trade_records.trade_records`) while its
     Performance tab sums the unrounded values, so a journal total of rounded cells can be a cent
     off. When ``±(exit − entry) × qty − fees`` rounds (half-even) to the row's ``pnl``, that exact
     value is used (true for every single-entry, single-exit trade); otherwise (scaled trades,
@@ -248,7 +249,7 @@ def filter_trades(
     """Boolean mask of the trades matching every given filter (an empty filter matches all).
 
     ``start``/``end`` are inclusive local days of ``exit_at`` (a trade counts on the day it
-    closed, as in :func:`bot.analytics.daily_trade_stats`); ``tag`` matches one of the row's
+    closed, as in :func:`bot.analytics.calendar.daily_trade_stats`); ``tag`` matches one of the row's
     comma-separated tags, case-insensitively; ``outcome``: ``winners`` pnl > 0, ``losers``
     pnl < 0, ``scratch`` pnl == 0.
     """

@@ -25,7 +25,9 @@ from bot.brokers.base import Account, Capabilities
 from bot.errors import ConfigError
 from bot.jobs import recompute_performance
 from bot.records import WriteBatch
-from bot.report import account_kind, build_report, is_crypto_symbol, read_benchmark_csv
+from bot.report.accounts import account_kind, is_crypto_symbol
+from bot.report.benchmark import read_benchmark_csv
+from bot.report.build import build_report
 from bot.services import Services, build_services, seed_workbook
 from bot.sheets.local import LocalWorkbook
 

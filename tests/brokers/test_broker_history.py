@@ -28,7 +28,7 @@ from bot.brokers.binance.broker import BinanceBroker
 from bot.doctor import clock_check, run_checks
 from bot.errors import BrokerRejected, ConfigError, TemporaryError
 from bot.records import Balance
-from bot.report import _fetch_closes
+from bot.report.benchmark import _fetch_closes
 from bot.services import build_services, seed_workbook
 from bot.settings import Settings
 from bot.sheets.local import LocalWorkbook

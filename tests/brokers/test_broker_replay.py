@@ -29,7 +29,7 @@ from fakes.alpaca_fake import AlpacaFake
 from fakes.binance_fake import BinanceFake
 from support.venues import alpaca_values, binance_values
 
-from bot import performance
+from bot.analytics.round_trips import round_trips
 from bot.brokers.alpaca.broker import AlpacaBroker
 from bot.brokers.base import Broker
 from bot.brokers.binance.broker import BinanceBroker
@@ -133,7 +133,7 @@ def run(
                 t.exit_price,
                 t.pnl + t.fees,
             )
-            for t in performance.round_trips(fills)
+            for t in round_trips(fills)
         ]
         slots = [
             (s.symbol.removesuffix(suffix) if suffix else s.symbol, s.timeframe, s.qty, s.avg_price)

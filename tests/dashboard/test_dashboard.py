@@ -4,7 +4,7 @@ The replayed workbook is what the bot itself writes for ``examples/alerts/ma_cro
 services, the engine handling each alert, the performance recompute), plus realistic Snapshots and
 CashFlows rows (daily mark-to-market equity from the trades and the AAPL/MSFT closes, one deposit
 and one withdrawal) and daily bars for the price charts and the benchmark. Key numbers on the
-pages must equal bot.performance / bot.analytics results computed here from the state DB's fills
+pages must equal bot.analytics results computed here from the state DB's fills
 and the rows written, and edits must change user-owned cells only.
 """
 
@@ -35,10 +35,14 @@ from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 from support.helpers import SECRET, TOKEN
 
-from bot import analytics, performance
+from bot.analytics.calendar import daily_trade_stats
+from bot.analytics.returns import daily_returns, period_returns
+from bot.analytics.risk_metrics import max_drawdown
+from bot.analytics.round_trips import RoundTrip, round_trips
+from bot.analytics.trade_records import TRADES_USER_COLUMNS
+from bot.analytics.trade_stats import summarise
 from bot.dashboard.formatting import PERIOD_LABELS, format_money, format_pct
 from bot.jobs import recompute_performance
-from bot.performance import TRADES_USER_COLUMNS, RoundTrip
 from bot.records import WriteBatch
 from bot.services import build_services, seed_workbook
 from bot.settings import Settings, load_settings
@@ -110,7 +114,7 @@ def build_replay_workbook(data_dir: Path) -> Replay:
             assert reply.http_status == 200, reply.body
         services.writer.flush()
         assert recompute_performance(services)["trades"] == 55
-        trips = performance.round_trips(services.store.fills())
+        trips = round_trips(services.store.fills())
         bars = _closes()
         flows = [
             (datetime(2011, 6, 1, 14, tzinfo=NY).astimezone(UTC), "deposit", Decimal(25000)),
@@ -299,12 +303,12 @@ def test_overview_numbers_are_the_analytics_results(replay: Replay, env: Any) ->
     env(replay.data_dir)
     app = start()
     figures = kpis(app)
-    stats = performance.summarise(replay.trips)
+    stats = summarise(replay.trips)
     assert figures["Win rate"][0] == format_pct(stats.win_rate, fraction=False, signed=False)
     assert figures["Profit factor"][0] == f"{stats.profit_factor:.2f}"
     assert figures["Total realised P&L"] == (format_money(stats.total_pnl, "USD", signed=True), "55 trades")
     assert figures["Equity"][0] == format_money(replay.snapshots[-1][1], "USD")
-    periods = analytics.period_returns(replay.snapshots, replay.flows, as_of=today(), zone=NY)
+    periods = period_returns(replay.snapshots, replay.flows, as_of=today(), zone=NY)
     for period in periods:
         if period.label == "1y":
             continue
@@ -312,8 +316,8 @@ def test_overview_numbers_are_the_analytics_results(replay: Replay, env: Any) ->
         assert figures[label] == (format_pct(period.twr), f"P&L {format_money(period.pnl, 'USD', signed=True)}")
     inception = periods[-1]
     assert inception.pnl == replay.snapshots[-1][1] - Decimal(100000) - Decimal("14999.50")
-    returns = analytics.daily_returns(replay.snapshots, replay.flows, zone=NY)
-    assert figures["Max drawdown (TWR)"][0] == format_pct(analytics.max_drawdown(returns).max_drawdown)
+    returns = daily_returns(replay.snapshots, replay.flows, zone=NY)
+    assert figures["Max drawdown (TWR)"][0] == format_pct(max_drawdown(returns).max_drawdown)
     assert figures["Bot health"][0] == "UNREACHABLE" and "last signal" in figures["Bot health"][1]
     latest = app.dataframe[-1].value
     assert list(latest["result"]) == ["success"] * 10
@@ -357,7 +361,7 @@ def test_health_comes_from_the_bot_when_it_answers(replay: Replay, env: Any) -> 
 def test_journal_totals_and_filters(replay: Replay, env: Any) -> None:
     env(replay.data_dir)
     app = show(start(), "journal")
-    stats = performance.summarise(replay.trips)
+    stats = summarise(replay.trips)
     assert kpis(app)["Trades"] == ("55", "of 55")
     assert kpis(app)["P&L"][0] == format_money(stats.total_pnl, "USD", signed=True)
     app.multiselect(key="f_symbol").set_value(["MSFT"]).run()
@@ -484,7 +488,7 @@ def test_performance_tables_match_the_bots_performance_tab(replay: Replay, env: 
     for record in replay.performance_tab:
         if record["timeframe"] or record["symbol"] == "TOTAL":
             continue
-        stats = performance.summarise([t for t in replay.trips if t.symbol == record["symbol"]])
+        stats = summarise([t for t in replay.trips if t.symbol == record["symbol"]])
         row = by_symbol.loc[record["symbol"]]
         assert row["total_pnl"] == float(stats.total_pnl)
         assert Decimal(str(row["total_pnl"])).quantize(Decimal("0.01")) == Decimal(record["total_pnl"])
@@ -496,7 +500,7 @@ def test_performance_tables_match_the_bots_performance_tab(replay: Replay, env: 
     app.radio(key="p_group").set_value("symbol+timeframe").run()
     assert len(app.dataframe[0].value) == 3
     sides = app.dataframe[1].value.set_index("side")
-    stats = performance.summarise(replay.trips)
+    stats = summarise(replay.trips)
     assert sides.loc["long", "total_pnl"] == float(stats.long_pnl)
     assert sides.loc["short", "trades"] == stats.short_trades
     heat = charts(app)[1][0]
@@ -509,7 +513,7 @@ def test_twr_page_periods_chart_and_cash_flow_form(own_replay: Replay, env: Any)
     env(own_replay.data_dir)
     app = show(start(), "twr")
     table = app.dataframe[0].value
-    periods = analytics.period_returns(own_replay.snapshots, own_replay.flows, as_of=today(), zone=NY)
+    periods = period_returns(own_replay.snapshots, own_replay.flows, as_of=today(), zone=NY)
     for (_, row), period in zip(table.iterrows(), periods, strict=True):
         assert row["period"] == PERIOD_LABELS[period.label]
         assert row["twr"] == pytest.approx(period.twr, abs=1e-15)
@@ -540,14 +544,14 @@ def test_twr_page_periods_chart_and_cash_flow_form(own_replay: Replay, env: Any)
         *own_replay.flows,
         (datetime(2013, 2, 1, 12, tzinfo=NY).astimezone(UTC), "withdrawal", Decimal("1500.25")),
     ]
-    inception = analytics.period_returns(own_replay.snapshots, new_flows, as_of=today(), zone=NY)[-1]
+    inception = period_returns(own_replay.snapshots, new_flows, as_of=today(), zone=NY)[-1]
     assert app.dataframe[0].value["withdrawals"].iloc[-1] == float(inception.withdrawals)
 
 
 def test_calendar_month_totals_and_a_days_trades(replay: Replay, env: Any) -> None:
     env(replay.data_dir)
     app = show(start(), "calendar")
-    daily = analytics.daily_trade_stats(replay.trips, zone=NY)
+    daily = daily_trade_stats(replay.trips, zone=NY)
     march = [d for d in daily.index if (d.year, d.month) == (2013, 3)]  # the latest month with trades
     figures = kpis(app)
     assert figures["March 2013"][0] == format_money(sum(daily.loc[march, "pnl"]), "USD", signed=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from support.dashboard_rows import NY, TRADES, UTC, local_workbook, tab_table
 
-from bot import performance
+from bot.analytics.trade_records import TRADES_USER_COLUMNS
 from bot.dashboard.journal import journal_edit_batch, manual_trade_record
 from bot.dashboard.trades import trades_view
 from bot.jobs import recompute_performance
@@ -31,15 +31,15 @@ def test_journal_edits_write_only_user_cells(tmp_path: Path) -> None:
     )
     assert problems == []
     assert [w.key for w in batch.writes] == [("M-3",), ("A-1",)]
-    assert all(set(w.values) <= set(performance.TRADES_USER_COLUMNS) for w in batch.writes)
+    assert all(set(w.values) <= set(TRADES_USER_COLUMNS) for w in batch.writes)
     workbook.apply(batch)
     after = workbook.read_tables(["Trades"])["Trades"].rows
     assert after[2]["notes"] == "held through earnings" and after[2]["rating"] == "5"
     assert after[2]["tags"] == "swing, earnings"
     assert after[0]["setup"] == '\'=HYPERLINK("x")'  # never a formula
     for old, new in zip(before, after, strict=True):
-        assert {k: v for k, v in old.items() if k not in performance.TRADES_USER_COLUMNS} == {
-            k: v for k, v in new.items() if k not in performance.TRADES_USER_COLUMNS
+        assert {k: v for k, v in old.items() if k not in TRADES_USER_COLUMNS} == {
+            k: v for k, v in new.items() if k not in TRADES_USER_COLUMNS
         }
 
 

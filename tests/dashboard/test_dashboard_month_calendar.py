@@ -7,14 +7,14 @@ from decimal import Decimal
 
 from support.dashboard_rows import NY, TRADES, tab_table
 
-from bot import analytics
+from bot.analytics.calendar import daily_trade_stats
 from bot.dashboard.month_calendar import day_trades, month_grid, month_totals, week_totals
 from bot.dashboard.trades import trades_view
 
 
 def test_month_grid_weeks_and_totals_come_from_daily_trade_stats() -> None:
     trips = trades_view(tab_table("Trades", TRADES), NY).trips
-    daily = analytics.daily_trade_stats(trips, zone=NY)
+    daily = daily_trade_stats(trips, zone=NY)
     grid = month_grid(daily, 2024, 3)
     assert len(grid) == 35 and grid["day"].iloc[0] == date(2024, 2, 26)  # Monday before 1 March
     assert grid.loc[grid["day"] == date(2024, 3, 5), "pnl"].item() == 99.0

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from support.dashboard_rows import FLOWS, NY, SNAPSHOTS, TRADES, UTC, tab_table
 
+from bot.analytics.equity import portfolio_equity, read_cash_flows, read_snapshots
 from bot.dashboard.portfolio import cashflow_record, equity_curve, portfolio_view, twr_growth
 from bot.dashboard.trades import trades_view
-from bot.snapshots import portfolio_equity, read_cash_flows, read_snapshots
 
 
 def test_portfolio_combines_accounts_like_the_report_and_reports_bad_rows() -> None:

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pandas as pd
 from support.dashboard_rows import NY, TRADES, UTC, tab_table, trade_row
 
-from bot import performance
+from bot.analytics.trade_records import trade_from_record
 from bot.dashboard.trades import filter_trades, trade_tags, trades_view
 from bot.sheets.schema import tab_spec
 
@@ -22,7 +22,7 @@ def test_trades_view_types_every_row_like_the_recompute_and_reports_bad_ones() -
     view = trades_view(tab_table("Trades", rows), NY)
     assert len(view.frame) == len(view.trips) == 5
     assert view.problems == ("Trades row 7: entry_price: 'abc' is not a number",)
-    expected = [performance.trade_from_record(r, zone=NY) for r in TRADES]
+    expected = [trade_from_record(r, zone=NY) for r in TRADES]
     assert (
         [t.pnl for t in view.trips]
         == [t.pnl for t in expected]
@@ -39,7 +39,7 @@ def test_trades_view_types_every_row_like_the_recompute_and_reports_bad_ones() -
 
 
 def test_a_zero_fee_cell_reads_as_no_fee() -> None:
-    """performance.trade_from_record refuses fees "0" (blank works); the journal must not drop such rows."""
+    """trade_from_record refuses fees "0" (blank works); the journal must not drop such rows."""
     view = trades_view(tab_table("Trades", [{**TRADES[4], "fees": "0"}, {**TRADES[0], "fees": "0.00"}]), UTC)
     assert view.problems == () and [t.pnl for t in view.trips] == [Decimal(0), Decimal(100)]
 

@@ -1,4 +1,4 @@
-"""The dashboard's position size calculator (bot.calculator) against the engine's sizing (bot.trading.sizing)."""
+"""The position size calculator (bot.analytics.calculator) against the engine's sizing (bot.trading.sizing)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot import calculator
+from bot.analytics import calculator
 from bot.domain import ConfigRow, SizeType
 from bot.records import Instrument
 from bot.trading.sizing import entry_size, qty_for_risk

@@ -130,60 +130,23 @@ def position_size(
     """
     with localcontext() as ctx:
         ctx.prec = 40
-        _check_positive("equity", equity)
-        _check_positive("entry", entry)
-        if side not in ("long", "short"):
-            raise CalculatorError(f"side: {side!r} is not long or short")
-        if contract not in ("linear", "inverse"):
-            raise CalculatorError(f"contract: {contract!r} is not linear or inverse")
-        if fee_rate < 0 or fee_rate >= 1:
-            raise CalculatorError(f"fee rate: {fee_rate} must be at least 0 and below 1")
-        if leverage < 1:
-            raise CalculatorError(f"leverage: {leverage} must be at least 1")
-        if step < 0:
-            raise CalculatorError(f"step: {step} must not be negative")
-        _check_positive("contract size", contract_size)
+        _check_inputs(equity, entry, side, contract, fee_rate, leverage, step, contract_size)
         risk = _risk(equity, risk_pct, risk_amount)
         stop = _stop(entry, side, stop_price, stop_pct)
         if target_price is not None:
-            _check_positive("target", target_price)
-            if (side == "long" and target_price <= entry) or (side == "short" and target_price >= entry):
-                above = "above" if side == "long" else "below"
-                raise CalculatorError(f"target: {target_price} must be {above} the entry {entry} for a {side}")
-        notes: list[str] = []
+            _check_target(entry, side, target_price)
         if contract == "linear":
-            try:
-                qty = qty_for_risk(risk, entry, stop, step, fee_rate)
-            except SizingError as exc:
-                raise CalculatorError(str(exc)) from None
-            loss_per_unit = abs(entry - stop) + fee_rate * (entry + stop)
-            notional = notional_quote = qty * entry
-            reward_per_unit = (
-                abs(target_price - entry) - fee_rate * (entry + target_price) if target_price is not None else None
+            qty, loss_per_unit, notional, notional_quote, reward_per_unit = _linear(
+                risk, entry, stop, target_price, fee_rate, step
             )
         else:
-            loss_per_unit = contract_size * abs(_ONE / entry - _ONE / stop) + fee_rate * contract_size * (
-                _ONE / entry + _ONE / stop
-            )
-            qty = round_down(risk / loss_per_unit, step)
-            notional_quote = qty * contract_size
-            notional = notional_quote / entry
-            reward_per_unit = (
-                contract_size * abs(_ONE / entry - _ONE / target_price)
-                - fee_rate * contract_size * (_ONE / entry + _ONE / target_price)
-                if target_price is not None
-                else None
+            qty, loss_per_unit, notional, notional_quote, reward_per_unit = _inverse(
+                risk, entry, stop, target_price, fee_rate, step, contract_size
             )
         loss = qty * loss_per_unit
         reward = qty * reward_per_unit if reward_per_unit is not None else None
         rr = reward / loss if reward is not None and loss > 0 else None
         margin = notional / leverage
-        if qty <= 0:
-            notes.append(f"the size rounds down to 0 with step {step}: risk more or use a smaller step")
-        if margin > equity:
-            notes.append(f"margin {margin:.2f} is above the equity {equity:.2f}: raise the leverage or risk less")
-        if reward is not None and reward <= 0:
-            notes.append("fees eat the whole reward at this target")
         return SizeResult(
             qty=qty,
             notional=notional,
@@ -196,8 +159,108 @@ def position_size(
             reward_at_target=reward,
             rr=rr,
             leverage_needed=notional / equity,
-            notes=tuple(notes),
+            notes=_notes(qty, step, margin, equity, reward),
         )
+
+
+#: What :func:`_linear` and :func:`_inverse` compute: qty, loss per unit, notional, notional in
+#: quote currency, reward per unit (None without a target).
+_Sizing = tuple[Decimal, Decimal, Decimal, Decimal, Decimal | None]
+
+
+def _check_inputs(
+    equity: Decimal,
+    entry: Decimal,
+    side: str,
+    contract: str,
+    fee_rate: Decimal,
+    leverage: Decimal,
+    step: Decimal,
+    contract_size: Decimal,
+) -> None:
+    """The range checks of :func:`position_size` before risk and stop, in the order of its arguments.
+
+    Raises:
+        CalculatorError: naming the first input out of range.
+    """
+    _check_positive("equity", equity)
+    _check_positive("entry", entry)
+    if side not in ("long", "short"):
+        raise CalculatorError(f"side: {side!r} is not long or short")
+    if contract not in ("linear", "inverse"):
+        raise CalculatorError(f"contract: {contract!r} is not linear or inverse")
+    if fee_rate < 0 or fee_rate >= 1:
+        raise CalculatorError(f"fee rate: {fee_rate} must be at least 0 and below 1")
+    if leverage < 1:
+        raise CalculatorError(f"leverage: {leverage} must be at least 1")
+    if step < 0:
+        raise CalculatorError(f"step: {step} must not be negative")
+    _check_positive("contract size", contract_size)
+
+
+def _check_target(entry: Decimal, side: Side, target_price: Decimal) -> None:
+    """CalculatorError unless ``target_price`` is positive and on the winning side of ``entry``."""
+    _check_positive("target", target_price)
+    if (side == "long" and target_price <= entry) or (side == "short" and target_price >= entry):
+        above = "above" if side == "long" else "below"
+        raise CalculatorError(f"target: {target_price} must be {above} the entry {entry} for a {side}")
+
+
+def _linear(
+    risk: Decimal, entry: Decimal, stop: Decimal, target_price: Decimal | None, fee_rate: Decimal, step: Decimal
+) -> _Sizing:
+    """Size of a linear contract by :func:`bot.trading.sizing.qty_for_risk` (money in quote currency).
+
+    Raises:
+        CalculatorError: the sizing formula's :class:`~bot.trading.sizing.SizingError`.
+    """
+    try:
+        qty = qty_for_risk(risk, entry, stop, step, fee_rate)
+    except SizingError as exc:
+        raise CalculatorError(str(exc)) from None
+    loss_per_unit = abs(entry - stop) + fee_rate * (entry + stop)
+    notional = notional_quote = qty * entry
+    reward_per_unit = (
+        abs(target_price - entry) - fee_rate * (entry + target_price) if target_price is not None else None
+    )
+    return qty, loss_per_unit, notional, notional_quote, reward_per_unit
+
+
+def _inverse(
+    risk: Decimal,
+    entry: Decimal,
+    stop: Decimal,
+    target_price: Decimal | None,
+    fee_rate: Decimal,
+    step: Decimal,
+    contract_size: Decimal,
+) -> _Sizing:
+    """Size of an inverse contract in contracts of ``contract_size`` quote units (money in base coin)."""
+    loss_per_unit = contract_size * abs(_ONE / entry - _ONE / stop) + fee_rate * contract_size * (
+        _ONE / entry + _ONE / stop
+    )
+    qty = round_down(risk / loss_per_unit, step)
+    notional_quote = qty * contract_size
+    notional = notional_quote / entry
+    reward_per_unit = (
+        contract_size * abs(_ONE / entry - _ONE / target_price)
+        - fee_rate * contract_size * (_ONE / entry + _ONE / target_price)
+        if target_price is not None
+        else None
+    )
+    return qty, loss_per_unit, notional, notional_quote, reward_per_unit
+
+
+def _notes(qty: Decimal, step: Decimal, margin: Decimal, equity: Decimal, reward: Decimal | None) -> tuple[str, ...]:
+    """The warnings of :attr:`SizeResult.notes`: size rounded to zero, margin above equity, fees above reward."""
+    notes: list[str] = []
+    if qty <= 0:
+        notes.append(f"the size rounds down to 0 with step {step}: risk more or use a smaller step")
+    if margin > equity:
+        notes.append(f"margin {margin:.2f} is above the equity {equity:.2f}: raise the leverage or risk less")
+    if reward is not None and reward <= 0:
+        notes.append("fees eat the whole reward at this target")
+    return tuple(notes)
 
 
 def _check_positive(name: str, value: Decimal) -> None:
