@@ -1,6 +1,6 @@
 """Position-size calculator (pure, Decimal): the dashboard's Calculator page.
 
-Linear contracts (spot, USD-M futures, stocks) reuse :func:`bot.trading.sizing.qty_for_risk`, the formula
+Linear contracts (spot, USD-M futures, stocks) reuse :func:`bot.analytics.qty.qty_for_risk`, the formula
 the engine sizes ``risk_pct`` rows with, so the page and the bot always agree. Inverse contracts
 (coin-margined futures such as BitMEX XBTUSD or Binance COIN-M ``BTCUSD_PERP``) are priced in
 quote currency but settled in the base coin; their formulas are below.
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Literal
 
+from bot.analytics.qty import HUNDRED, SizingError, qty_for_risk
 from bot.domain import round_down
-from bot.trading.sizing import HUNDRED, SizingError, qty_for_risk
 
 __all__ = ["CalculatorError", "SizeResult", "position_size", "stop_from_pct"]
 
@@ -209,10 +209,10 @@ def _check_target(entry: Decimal, side: Side, target_price: Decimal) -> None:
 def _linear(
     risk: Decimal, entry: Decimal, stop: Decimal, target_price: Decimal | None, fee_rate: Decimal, step: Decimal
 ) -> _Sizing:
-    """Size of a linear contract by :func:`bot.trading.sizing.qty_for_risk` (money in quote currency).
+    """Size of a linear contract by :func:`bot.analytics.qty.qty_for_risk` (money in quote currency).
 
     Raises:
-        CalculatorError: the sizing formula's :class:`~bot.trading.sizing.SizingError`.
+        CalculatorError: the sizing formula's :class:`~bot.analytics.qty.SizingError`.
     """
     try:
         qty = qty_for_risk(risk, entry, stop, step, fee_rate)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from bot.analytics.qty import SizingError
 from bot.brokers.base import Broker, OrderRequest
 from bot.domain import ConfigRow, PositionSide, RowStatus, Side, SlotState
 from bot.errors import BrokerRejected, ConfigError, TemporaryError
@@ -22,7 +23,7 @@ from bot.trading.decision import Decision, decide
 from bot.trading.gate import Skip
 from bot.trading.recording import Incoming
 from bot.trading.risk_gate import RiskGate
-from bot.trading.sizing import SizingError, entry_size
+from bot.trading.sizing import entry_size
 from bot.trading.venue_exits import ExitBook
 
 ZERO = Decimal(0)

@@ -1,4 +1,4 @@
-"""Position-size math (pure, Decimal). Used by the engine and the dashboard's calculator page.
+"""Entry sizing of a Config row (pure, Decimal): position_size by size_type, capped, rounded to the venue.
 
 All quantities are base units rounded **down** to the venue step, so an order never exceeds the
 intended notional or risk. Money is quote currency (USD/USDT); percentages are plain (2 = 2 %).
@@ -9,14 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from bot.analytics.qty import HUNDRED, SizingError, qty_for_notional, qty_for_risk
 from bot.domain import ConfigRow, SizeType, format_decimal, round_down
 from bot.records import Instrument
-
-HUNDRED = Decimal(100)
-
-
-class SizingError(ValueError):
-    """The size cannot be traded; the message is the user-facing reason (``FAILED`` + Note)."""
 
 
 @dataclass(frozen=True)
@@ -26,28 +21,6 @@ class Size:
     qty: Decimal
     notional: Decimal
     notes: tuple[str, ...] = ()
-
-
-def qty_for_notional(notional: Decimal, price: Decimal, step: Decimal) -> Decimal:
-    """``notional / price`` rounded down to ``step``. ``price`` must be > 0."""
-    return round_down(notional / price, step)
-
-
-def qty_for_risk(
-    risk_amount: Decimal, entry: Decimal, stop: Decimal, step: Decimal, fee_rate: Decimal = Decimal(0)
-) -> Decimal:
-    """Quantity whose loss at ``stop`` (plus fees on entry and exit) equals ``risk_amount``.
-
-    Formula: ``qty = risk / (|entry − stop| + fee_rate × (entry + stop))`` (linear contracts),
-    rounded down to ``step``.
-
-    Raises:
-        SizingError: when entry equals stop (infinite size).
-    """
-    per_unit = abs(entry - stop) + fee_rate * (entry + stop)
-    if per_unit <= 0:
-        raise SizingError("stop equals entry: risk per unit is zero")
-    return round_down(risk_amount / per_unit, step)
 
 
 def entry_size(

@@ -16,13 +16,14 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from support.venues import binance_settings
 
+from bot.analytics.qty import SizingError
 from bot.brokers.base import OrderRequest
 from bot.brokers.binance.broker import BinanceBroker
 from bot.domain import ConfigRow, OrderState, Side, SizeType
 from bot.errors import BrokerRejected, ConfigError, TemporaryError
 from bot.records import Instrument
 from bot.settings import Settings
-from bot.trading.sizing import SizingError, entry_size
+from bot.trading.sizing import entry_size
 from bot.trading.submit import send_with_retry
 
 

@@ -36,6 +36,7 @@ from streamlit.testing.v1 import AppTest
 from support.helpers import SECRET, TOKEN
 
 from bot.analytics.calendar import daily_trade_stats
+from bot.analytics.qty import qty_for_risk
 from bot.analytics.returns import daily_returns, period_returns
 from bot.analytics.risk_metrics import max_drawdown
 from bot.analytics.round_trips import RoundTrip, round_trips
@@ -47,7 +48,6 @@ from bot.records import WriteBatch
 from bot.services import build_services, seed_workbook
 from bot.settings import Settings, load_settings
 from bot.sheets.local import LocalWorkbook
-from bot.trading.sizing import qty_for_risk
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "streamlit_app.py")

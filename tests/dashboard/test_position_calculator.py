@@ -7,9 +7,10 @@ from decimal import Decimal
 import pytest
 
 from bot.analytics import calculator
+from bot.analytics.qty import qty_for_risk
 from bot.domain import ConfigRow, SizeType
 from bot.records import Instrument
-from bot.trading.sizing import entry_size, qty_for_risk
+from bot.trading.sizing import entry_size
 
 
 def test_linear_size_is_the_engines_risk_pct_size() -> None:

@@ -72,7 +72,9 @@ def test_duplicate_of_sees_accepted_signals_in_the_window_only(store: StateStore
 def test_slots_round_trip_and_exposure(store: StateStore) -> None:
     assert ledger.read_slot(store, KEY) == SlotState()
     at = utc_now()
-    store.committer.run(lambda conn: ledger.write_slot(conn, KEY, "alpaca", SlotState(Decimal("2.5"), Decimal(100), at)))
+    store.committer.run(
+        lambda conn: ledger.write_slot(conn, KEY, "alpaca", SlotState(Decimal("2.5"), Decimal(100), at))
+    )
     store.committer.run(
         lambda conn: ledger.write_slot(conn, SlotKey("AAPL", "1d"), "alpaca", SlotState(Decimal(-1), Decimal(90)))
     )
