@@ -141,7 +141,8 @@ def test_no_import_cycle_between_packages() -> None:
 
 def test_alert_path_stays_in_web_trading_brokers_state() -> None:
     """POST /webhook → engine → broker order and row update: the web hands alerts to the engine and never
-    reaches a venue or the workbook itself; the trading package reaches only the adapters it trades with (and the pure quantity formulas)."""
+    reaches a venue or the workbook itself; the trading package reaches only the adapters it trades with
+    (and the pure quantity formulas)."""
     edges = _graph()
     foundation = {"bot.domain", "bot.errors", "bot.parsing", "bot.records", "bot.settings"}
     assert edges["bot.trading"] <= {"bot.brokers", "bot.state", "bot.sheets", "bot.analytics"} | foundation
