@@ -62,7 +62,7 @@ class PaperBroker:
     def submit_order(self, request: OrderRequest) -> OrderUpdate:
         """Fill ``request`` completely at ``request.ref_price`` (idempotent by id), as a remote venue would.
 
-        The caller records the fill (:meth:`bot.trading.engine.Engine.apply_update`); until then only this
+        The caller records the fill (:meth:`bot.trading.fills.FillBook.apply_update`); until then only this
         process's memory knows it, which is what a crash would lose on a real venue's side too.
 
         Raises:

@@ -272,22 +272,8 @@ class Engine:
 
     # -- order updates, exits and recovery (tracker, jobs, start-up) -------------------------------
 
-    def apply_update(
-        self,
-        order_pk: int,
-        update: OrderUpdate,
-        *,
-        signal_pk: int | None = None,
-        started: float | None = None,
-        submitted_ms: Decimal | None = None,
-    ) -> RowStatus:
-        """Record a venue update of order ``order_pk`` (see :meth:`FillBook.apply_update`); idempotent."""
-        return self.fills.apply_update(
-            order_pk, update, signal_pk=signal_pk, started=started, submitted_ms=submitted_ms
-        )
-
     def apply_update_locked(self, order_pk: int, update: OrderUpdate) -> RowStatus:
-        """:meth:`apply_update` while holding the order's symbol lock (for the tracker and recovery)."""
+        """:meth:`FillBook.apply_update` while holding the order's symbol lock (for the tracker and recovery)."""
         with self.symbol_lock(ledger.order_symbol(self.store, order_pk)):
             return self.fills.apply_update(order_pk, update)
 

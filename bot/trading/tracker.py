@@ -2,7 +2,7 @@
 
 No fixed sleep after submitting: the webhook replies as soon as the venue accepts an order, and
 this thread polls open orders (by ``client_order_id``) every ``interval`` seconds, applying new
-fills and states through :meth:`bot.trading.engine.Engine.apply_update`.
+fills and states through :meth:`bot.trading.fills.FillBook.apply_update`.
 """
 
 from __future__ import annotations

@@ -9,20 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
+from support.numbers import approx, at
 
 from bot.analytics.returns import PERIODS, daily_returns, daily_twr, period_returns
 
 UTC = timezone.utc
 D = Decimal
-TOL = 1e-9
-
-
-def at(day: int, hour: int = 20, month: int = 1, year: int = 2024) -> datetime:
-    return datetime(year, month, day, hour, tzinfo=UTC)
-
-
-def approx(value: float) -> object:
-    return pytest.approx(value, rel=TOL, abs=TOL)
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta, timezone
 from decimal import Decimal
 
 import empyrical
@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.numbers import approx, at
 
 from bot.analytics.returns import daily_returns, daily_twr, period_returns
 from bot.analytics.risk_metrics import (
@@ -27,15 +28,6 @@ from bot.analytics.risk_metrics import (
 
 UTC = timezone.utc
 D = Decimal
-TOL = 1e-9
-
-
-def at(day: int, hour: int = 20, month: int = 1, year: int = 2024) -> datetime:
-    return datetime(year, month, day, hour, tzinfo=UTC)
-
-
-def approx(value: float) -> object:
-    return pytest.approx(value, rel=TOL, abs=TOL)
 
 
 # --------------------------------------------------------------------------------------------

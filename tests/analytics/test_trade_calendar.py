@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-import pytest
+from support.numbers import approx
 
 from bot.analytics.calendar import daily_trade_stats, pnl_by_hour, pnl_by_weekday
 from bot.analytics.round_trips import RoundTrip
@@ -15,11 +15,6 @@ from bot.domain import PositionSide
 
 UTC = timezone.utc
 D = Decimal
-TOL = 1e-9
-
-
-def approx(value: float) -> object:
-    return pytest.approx(value, rel=TOL, abs=TOL)
 
 
 # --------------------------------------------------------------------------------------------

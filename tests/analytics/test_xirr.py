@@ -8,15 +8,11 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.numbers import approx
 
 from bot.analytics.xirr import xirr
 
 D = Decimal
-TOL = 1e-9
-
-
-def approx(value: float) -> object:
-    return pytest.approx(value, rel=TOL, abs=TOL)
 
 
 def test_xirr_excel_example() -> None:
