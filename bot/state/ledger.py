@@ -179,7 +179,18 @@ def read_slot(store: StateStore, key: SlotKey) -> SlotState:
     """The committed state of slot ``key`` (flat when never traded)."""
     with store.reader.connect() as conn:
         row = conn.execute(_SEL_SLOT, {"k_symbol": key.symbol, "k_timeframe": key.timeframe}).first()
-    return SlotState(row.qty, row.avg_price, row.last_exit_at) if row is not None else SlotState()
+    return slot_state(row) if row is not None else SlotState()
+
+
+def slot_state(record: Any) -> SlotState:
+    """The :class:`SlotState` of a slot row (a :class:`SlotRecord` or a Core row with its columns)."""
+    return SlotState(record.qty, record.avg_price, record.last_exit_at)
+
+
+def store_slot(record: SlotRecord, slot: SlotState, broker: str) -> None:
+    """Set the slot row ``record`` (loaded in a transaction) to ``slot`` at venue ``broker``."""
+    record.qty, record.avg_price, record.last_exit_at = slot.qty, slot.avg_price, slot.last_exit_at
+    record.broker, record.updated_at = broker, utc_now()
 
 
 def write_slot(conn: Conn, key: SlotKey, broker: str, slot: SlotState) -> None:

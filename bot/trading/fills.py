@@ -68,10 +68,8 @@ class FillBook:
             order = ledger.add_order(tx, new_order) if new_order is not None else ledger.order_record(tx, order_pk or 0)
             key = SlotKey(order.symbol, order.timeframe)
             record = ledger.slot_record(tx, key)
-            before = SlotState(record.qty, record.avg_price, record.last_exit_at)
-            slot, new_fills = self._book_fills(tx, order, update, before)
-            record.qty, record.avg_price, record.last_exit_at = slot.qty, slot.avg_price, slot.last_exit_at
-            record.broker, record.updated_at = order.broker, utc_now()
+            slot, new_fills = self._book_fills(tx, order, update, ledger.slot_state(record))
+            ledger.store_slot(record, slot, order.broker)
             _merge_update(order, update, new_fills)
             status = row_status(update.state, order.filled_qty, slot.qty)
             self._update_signal(tx, order, status, signal_pk, started, submitted_ms, update)
