@@ -17,11 +17,14 @@ class Table:
     """A tab's content: ``headers`` as in the sheet and ``rows`` as dicts keyed by header.
 
     ``rows[i]`` is sheet row ``i + 2`` (row 1 holds the headers). Every row has every header key.
+    ``problems`` maps ``(i, header)`` to why that cell cannot be read safely (e.g. a text number that the
+    sheet's locale makes ambiguous); readers treat such a cell as invalid, never guess its value.
     """
 
     tab: str
     headers: list[str]
     rows: list[dict[str, str]]
+    problems: dict[tuple[int, str], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,10 @@ def parse_config(table: Table) -> tuple[list[ConfigRow], list[RowProblem]]:
             active = False
             problems.append(RowProblem(row_number, _typed_key(record), f"active: {exc}", True))
             continue
+        unreadable = [table.problems[(index, column)] for column in table.headers if (index, column) in table.problems]
+        if unreadable:
+            problems.append(RowProblem(row_number, _typed_key(record), "; ".join(unreadable), True))
+            continue
         try:
             rows.append(parse_row(record, row_number))
         except ConfigError as exc:

@@ -51,6 +51,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import requests
+from babel.numbers import get_decimal_symbol, get_group_symbol
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -127,9 +128,18 @@ class Cell:
 
     @property
     def formatted(self) -> str:
-        """The FORMATTED_VALUE text (General number format; formulas show ``#ERROR!``)."""
+        """The FORMATTED_VALUE text in an en_US sheet (see :meth:`formatted_in`)."""
+        return self.formatted_in("en_US")
+
+    def formatted_in(self, locale: str) -> str:
+        """The FORMATTED_VALUE text in a sheet of ``locale`` (General number format; formulas ``#ERROR!``).
+
+        Sheets API v4, ValueRenderOption FORMATTED_VALUE: "Values will be calculated & formatted in the
+        response according to the cell's formatting. Formatting is based on the spreadsheet's locale,
+        not the requesting user's locale." So 0.01 reads ``0.01`` in en_US and ``0,01`` in de_DE/fr_FR.
+        """
         if self.kind == "number":
-            return general_format(float(self.value))
+            return general_format(float(self.value)).replace(".", get_decimal_symbol(locale))
         if self.kind == "bool":
             return "TRUE" if self.value else "FALSE"
         if self.kind == "formula":
@@ -148,8 +158,14 @@ def general_format(value: float) -> str:
     return text
 
 
-def user_entered(raw: Any) -> Cell | None:
-    """How Sheets stores a value sent with USER_ENTERED (None = clear the cell)."""
+def user_entered(raw: Any, locale: str = "en_US") -> Cell | None:
+    """How Sheets stores a value sent with USER_ENTERED in a sheet of ``locale`` (None = clear the cell).
+
+    Sheets API v4, ValueInputOption USER_ENTERED: "The values will be parsed as if the user typed them
+    into the UI" -- with the spreadsheet's locale. JSON numbers and booleans are stored as they are; a
+    numeric string is read with the locale's separators (:func:`locale_number`), so ``"0.00999"`` sent
+    to a de_DE sheet is not 0.00999 (pygsheets #414 saw 1.123456789 become 1123456789).
+    """
     if isinstance(raw, bool):
         return Cell("bool", raw, str(raw).upper())
     if isinstance(raw, (int, float)):
@@ -163,9 +179,26 @@ def user_entered(raw: Any) -> Cell | None:
         return Cell("formula", text, text)
     if text.upper() in ("TRUE", "FALSE"):
         return Cell("bool", text.upper() == "TRUE", text)
-    if _NUMBER_RE.match(text.strip()):
-        return Cell("number", float(text), text)
+    number = locale_number(text.strip(), locale)
+    if number is not None:
+        return Cell("number", number, text)
     return Cell("string", text, text)
+
+
+def locale_number(text: str, locale: str) -> float | None:
+    """The number a person typing ``text`` into a sheet of ``locale`` enters, or None for text.
+
+    The locale's group separator is dropped and its decimal separator read as the point: en_US
+    ``1,234.5`` → 1234.5; de_DE ``0,01`` → 0.01 and ``1.123456789`` → 1123456789 (the dot groups
+    digits there); fr_FR ``0,01`` → 0.01 while ``0.01`` stays text (no dot in French numbers).
+    """
+    decimal, group = get_decimal_symbol(locale), get_group_symbol(locale)
+    plain = text.replace(group, "").replace("\u00a0" if group == "\u202f" else group, "")
+    if decimal != ".":
+        if group != "." and "." in plain:
+            return None
+        plain = plain.replace(".", "").replace(decimal, ".")
+    return float(plain) if _NUMBER_RE.match(plain) else None
 
 
 def raw_entered(raw: Any) -> Cell | None:
@@ -192,6 +225,8 @@ class FakeSheet:
     validations: list[tuple[dict[str, Any], dict[str, Any] | None]] = field(default_factory=list)
     conditional_formats: list[dict[str, Any]] = field(default_factory=list)
     bold: set[tuple[int, int]] = field(default_factory=set)
+    #: the spreadsheet's locale (``properties.locale``): parsing of typed text and formatted values follow it
+    locale: str = "en_US"
 
     def properties(self) -> dict[str, Any]:
         """The ``SheetProperties`` JSON (``frozenRowCount`` omitted when 0, as Google does)."""
@@ -476,11 +511,13 @@ class SheetsFake(LoopbackFake):
         tabs = tabs if tabs is not None else {"Sheet1": []}
         sheets = []
         for index, (name, values) in enumerate(tabs.items()):
-            sheet = FakeSheet(sheet_id=0 if index == 0 else secrets.randbelow(10**9) + 1, title=name, index=index)
+            sheet = FakeSheet(
+                sheet_id=0 if index == 0 else secrets.randbelow(10**9) + 1, title=name, index=index, locale=locale
+            )
             sheet.rows, sheet.cols = max(rows, len(values) + 1), max(cols, *(len(r) for r in values), 1)
             for r, row in enumerate(values):
                 for c, value in enumerate(row):
-                    cell = user_entered(value)
+                    cell = user_entered(value, locale)
                     if cell is not None:
                         sheet.cells[(r, c)] = cell
             sheets.append(sheet)
@@ -530,7 +567,7 @@ class SheetsFake(LoopbackFake):
                     sheet.cols = max(sheet.cols, c + 1)
                     if value is None:
                         continue
-                    cell = user_entered(value)
+                    cell = user_entered(value, sheet.locale)
                     if cell is None:
                         sheet.cells.pop((r, c), None)
                     else:
@@ -554,7 +591,9 @@ class SheetsFake(LoopbackFake):
             sheet = self.books[spreadsheet_id].sheet(title)
             last = sheet.last_row()
             rows = [{c: sheet.cells[(r, c)] for (rr, c) in list(sheet.cells) if rr == r} for r in range(1, last + 1)]
-            rows.sort(key=lambda cells: cells[column].formatted if column in cells else "", reverse=reverse)
+            rows.sort(
+                key=lambda cells: cells[column].formatted_in(sheet.locale) if column in cells else "", reverse=reverse
+            )
             for key in [k for k in sheet.cells if k[0] >= 1]:
                 del sheet.cells[key]
             for r, cells in enumerate(rows, start=1):
@@ -780,7 +819,7 @@ def _read_values(sheet: FakeSheet, row0: int, col0: int, row1: int, col1: int, r
             if cell is None:
                 row.append("")
             elif render == "FORMATTED_VALUE":
-                row.append(cell.formatted)
+                row.append(cell.formatted_in(sheet.locale))
             elif render == "FORMULA" and cell.kind == "formula":
                 row.append(cell.value)
             elif cell.kind == "number":
@@ -830,13 +869,12 @@ def _write_values(book: FakeSpreadsheet, text: str, values: list[list[Any]], opt
 
 
 def _commit_values(span: Span, values: list[list[Any]], option: str) -> None:
-    parse = user_entered if option == "USER_ENTERED" else raw_entered
     for r, row in enumerate(values):
         for c, value in enumerate(row):
             if value is None:
                 continue
             key = (span.row0 + r, span.col0 + c)
-            cell = parse(value)
+            cell = user_entered(value, span.sheet.locale) if option == "USER_ENTERED" else raw_entered(value)
             if cell is None:
                 span.sheet.cells.pop(key, None)
             else:
@@ -971,7 +1009,7 @@ def _grid_data(sheet: FakeSheet, span: Span) -> dict[str, Any]:
             data: dict[str, Any] = {}
             cell = sheet.cells.get((r, c))
             if cell is not None:
-                data["formattedValue"] = cell.formatted
+                data["formattedValue"] = cell.formatted_in(sheet.locale)
             rule = sheet.validation_at(r, c)
             if rule is not None:
                 data["dataValidation"] = copy.deepcopy(rule)
@@ -1050,6 +1088,7 @@ def _structural(book: FakeSpreadsheet, name: str, args: dict[str, Any], where: s
             int(grid.get("rowCount", 1000)),
             int(grid.get("columnCount", 26)),
             int(grid.get("frozenRowCount", 0)),
+            locale=book.locale,
         )
         book.sheets.append(sheet)
         book.reindex()

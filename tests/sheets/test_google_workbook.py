@@ -31,7 +31,9 @@ def test_config_read_is_one_batch_get_and_failures_are_not_retried(
     calls = shared_fake.api_calls(since=since)
     assert [c.kind for c in calls] == ["values.batchGet"]
     assert calls[0].params["ranges"] == ["'Config'", "'Settings'"]
-    assert calls[0].params["valueRenderOption"] == ["FORMATTED_VALUE"]
+    # typed values, locale-proof (Sheets API v4 ValueRenderOption / DateTimeRenderOption)
+    assert calls[0].params["valueRenderOption"] == ["UNFORMATTED_VALUE"]
+    assert calls[0].params["dateTimeRenderOption"] == ["SERIAL_NUMBER"]
     assert len(tables["Config"].rows) == 3 and tables["Settings"].rows[0]["value"] == "15"
     for status, error in ((429, TemporaryError), (503, TemporaryError), (403, ConfigError)):
         shared_fake.fail_next(1, status)

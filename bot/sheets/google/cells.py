@@ -1,12 +1,12 @@
 """Cell texts and A1 ranges: what the bot sends for a value, and the value ranges of a set of cells.
 
-Values are written through :func:`~bot.parsing.safe_cell` with ``USER_ENTERED`` so numbers and
-booleans stay numbers and booleans; text-typed schema columns (ids, symbols, notes) and time stamps
-are sent with a leading apostrophe so ``"007"``, a 20-digit order id or ``2024-03-01 09:05:00`` read
-back exactly as written (a date typed into a sheet comes back in the sheet's locale format, which the
-bot could not parse reliably). Reads pass every formatted value through :func:`~bot.parsing.safe_cell`
-again (:func:`~bot.sheets.google.layout.parse_values`), so a text cell showing ``=x`` reads as ``'=x``
-exactly like the local backend stores it, and writing it back never creates a formula.
+Values are written through :func:`~bot.parsing.safe_cell` with ``USER_ENTERED``; numbers and
+booleans of numeric and bool columns go as JSON numbers and booleans, which no locale re-parses;
+text-typed schema columns (ids, symbols, notes) and time stamps are sent with a leading apostrophe so
+``"007"``, a 20-digit order id or ``2024-03-01 09:05:00`` read back exactly as written, in any locale.
+Reads are typed by :mod:`bot.sheets.google.typed`; text cells pass through
+:func:`~bot.parsing.safe_cell` again, so a text cell showing ``=x`` reads as ``'=x`` exactly like the
+local backend stores it, and writing it back never creates a formula.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from gspread.utils import rowcol_to_a1
 
 from bot.parsing import safe_cell
+from bot.sheets.google.typed import cell_json
 from bot.sheets.schema import TABS, tab_spec
 
 #: Columns of these schema types are written as text (apostrophe prefix) so ids keep their digits.
@@ -44,8 +45,10 @@ def a1(title: str, row: int, col: int, last_row: int, last_col: int) -> str:
     return f"{quote_title(title)}!{col_letters(col)}{row}:{col_letters(last_col)}{last_row}"
 
 
-def cell_out(tab: str, column: str, value: str) -> str:
-    """Text to send with USER_ENTERED for ``value`` in ``column`` (see the module docstring).
+def cell_out(tab: str, column: str, value: str) -> Any:
+    """What to send with USER_ENTERED for ``value`` in ``column`` (see the module docstring): a JSON number
+    or boolean for numeric and bool schema columns (:func:`~bot.sheets.google.typed.cell_json`), text
+    otherwise.
 
     Longer texts are cut to Google's limit of 50,000 characters per cell (a longer one would make
     Google refuse the whole batch, and the outbox would retry it forever).
@@ -56,15 +59,15 @@ def cell_out(tab: str, column: str, value: str) -> str:
     if not text or text.startswith(_FORMULA_MARK):
         return text
     spec = tab_spec(tab) if tab in TABS else None
-    is_text = False
+    kind = None
     if spec is not None:
         try:
-            is_text = spec.column(column).type in _TEXT_TYPES
+            kind = spec.column(column).type
         except KeyError:
-            is_text = False
-    if is_text or text.startswith("'"):
+            kind = None
+    if kind in _TEXT_TYPES or text.startswith("'"):
         return "'" + text
-    return text
+    return cell_json(text, kind)
 
 
 def blocks(title: str, cells: dict[int, dict[int, str]]) -> list[dict[str, Any]]:

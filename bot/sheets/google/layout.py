@@ -13,12 +13,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.parsing import safe_cell
 from bot.records import Table
 from bot.sheets.base import row_key
-from bot.sheets.google.cells import quote_title
+from bot.sheets.google.cells import col_letters, quote_title
 from bot.sheets.google.gate import SheetsGate
+from bot.sheets.google.typed import cell_text
 from bot.sheets.schema import TABS, tab_spec
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,12 @@ class TabState:
             return None
 
 
-def parse_values(tab: str, values: list[list[Any]], read_at: float) -> tuple[Table, TabState]:
-    """A :class:`Table` (and the cache state) from a ``values`` array (row 1 = headers).
+def parse_values(
+    tab: str, values: list[list[Any]], read_at: float, *, locale: str = "en_US", zone: ZoneInfo | None = None
+) -> tuple[Table, TabState]:
+    """A :class:`Table` (and the cache state) from an ``UNFORMATTED_VALUE`` ``values`` array (row 1 =
+    headers), each cell typed by its schema column (:func:`~bot.sheets.google.typed.cell_text`) in the
+    sheet's ``locale`` and time ``zone`` (UTC when unknown).
 
     Blank header cells are skipped (their columns are not part of the table); a repeated header
     maps to its first column. Rows in the middle that are blank stay (``rows[i]`` is sheet row
@@ -71,13 +76,35 @@ def parse_values(tab: str, values: list[list[Any]], read_at: float) -> tuple[Tab
             positions[name] = index
     rows: list[dict[str, str]] = []
     keys: dict[tuple[str, ...], list[int]] = {}
+    problems: dict[tuple[int, str], str] = {}
+    kinds = _column_kinds(tab, positions)
+    zone = zone or ZoneInfo("UTC")
     for offset, row in enumerate(values[1:]):
-        record = {name: safe_cell(str(row[i])) if i < len(row) else "" for name, i in positions.items()}
+        record: dict[str, str] = {}
+        for name, i in positions.items():
+            text, problem = cell_text(
+                row[i] if i < len(row) else "", column=name, kind=kinds[name], locale=locale, zone=zone
+            )
+            record[name] = text
+            if problem:
+                problems[(offset, name)] = f"cell {col_letters(i)}{offset + 2}: {problem}"
         rows.append(record)
         if tab in TABS and any(record.values()):
             keys.setdefault(row_key(tab, record), []).append(offset + 2)
     state = TabState(raw_headers, max(len(values) - 1, 0), keys, read_at)
-    return Table(tab, list(positions), rows), state
+    return Table(tab, list(positions), rows, problems), state
+
+
+def _column_kinds(tab: str, positions: dict[str, int]) -> dict[str, str | None]:
+    """Schema type of each header of ``tab`` (None for the user's own columns and unknown tabs)."""
+    spec = tab_spec(tab) if tab in TABS else None
+    kinds: dict[str, str | None] = {}
+    for name in positions:
+        try:
+            kinds[name] = spec.column(name).type if spec is not None else None
+        except KeyError:
+            kinds[name] = None
+    return kinds
 
 
 class Layout:
@@ -105,6 +132,7 @@ class Layout:
         self.states: dict[str, TabState] = {}
         self.gen: dict[str, int] = {}
         self.locale = ""
+        self.time_zone = ZoneInfo("UTC")
 
     def state(self, tab: str) -> TabState | None:
         """The cached state of ``tab`` (None when never read or dropped)."""
@@ -140,7 +168,7 @@ class Layout:
             young = max_age is None or self._clock() - self.sheets_at <= max_age
             if self.sheets is not None and not force and young:
                 return self.sheets
-        fields = "properties(locale),sheets(properties(sheetId,title,index,gridProperties))"
+        fields = "properties(locale,timeZone),sheets(properties(sheetId,title,index,gridProperties))"
         reply = self._gate.spreadsheets_get({"fields": fields})
         sheets: dict[str, Sheet] = {}
         for item in sorted(reply.get("sheets", []), key=lambda s: s["properties"].get("index", 0)):
@@ -168,6 +196,7 @@ class Layout:
             self.sheets = sheets
             self.sheets_at = self._clock()
             self.locale = str(reply.get("properties", {}).get("locale", ""))
+            self.time_zone = _zone(str(reply.get("properties", {}).get("timeZone", "") or "UTC"))
             return sheets
 
     def _find_classic_config(self, sheets: dict[str, Sheet]) -> Sheet | None:
@@ -205,7 +234,8 @@ class Layout:
         return out
 
     def fetch_tables(self, tabs: list[str], sheets: dict[str, Sheet]) -> dict[str, tuple[Table, TabState]]:
-        """Each tab whole (``FORMATTED_VALUE``) with one ``values:batchGet``, as a table and its cache state.
+        """Each tab whole (``UNFORMATTED_VALUE``, serial dates) with one ``values:batchGet``, as a table and
+        its cache state.
 
         The cache is not updated here (see :meth:`refresh`). ``{}`` for no tabs.
 
@@ -217,12 +247,17 @@ class Layout:
         started = self._clock()
         reply = self._gate.values_batch_get(
             [quote_title(sheets[t].title) for t in tabs],
-            {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"},
+            {
+                "valueRenderOption": "UNFORMATTED_VALUE",
+                "dateTimeRenderOption": "SERIAL_NUMBER",
+                "majorDimension": "ROWS",
+            },
         )
         ranges = reply.get("valueRanges", [])
         out: dict[str, tuple[Table, TabState]] = {}
+        locale, zone = self.locale or "en_US", self.time_zone
         for tab, value_range in zip(tabs, ranges, strict=False):
-            out[tab] = parse_values(tab, value_range.get("values") or [], started)
+            out[tab] = parse_values(tab, value_range.get("values") or [], started, locale=locale, zone=zone)
         return out
 
     def refresh(self, tabs: list[str], sheets: dict[str, Sheet]) -> None:
@@ -235,3 +270,12 @@ class Layout:
         with self.lock:
             for tab, (_table, state) in tables.items():
                 self.states[tab] = state
+
+
+def _zone(name: str) -> ZoneInfo:
+    """The spreadsheet's time zone (``properties.timeZone``, an IANA name), UTC when unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("spreadsheet time zone %r is unknown here; reading its dates in UTC", name)
+        return ZoneInfo("UTC")
