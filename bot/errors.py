@@ -34,6 +34,14 @@ class ConfigError(BotError):
         self.value = value
 
 
+class WorkbookReadOnly(ConfigError):
+    """The workbook can be read but not written (a Google Sheet shared with the bot as Viewer).
+
+    Trading goes on (the state DB is the system of record); workbook writes wait in the outbox, the
+    workbook is reported degraded, and the message says how to share it for writing.
+    """
+
+
 class AlertRejected(BotError):
     """An alert cannot be accepted; maps to an HTTP 4xx reply.
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from tenacity import RetryCallState, wait_exponential_jitter
 
 from bot.domain import utc_now
-from bot.errors import BotError, ConfigError
+from bot.errors import BotError, ConfigError, WorkbookReadOnly
 from bot.records import RowWrite, WriteBatch
 from bot.sheets.base import Workbook
 from bot.state.store import OutboxEntry, StateStore
@@ -88,6 +88,8 @@ class OutboxWriter:
         self._wait = wait_exponential_jitter(initial=1, max=60, jitter=1)
         self._failures = 0
         self.degraded_since: datetime | None = None
+        #: the workbook refuses every write (a Viewer share): nothing is set aside while this holds
+        self.read_only = False
         self.last_error = ""
         self.flushes = 0
         self.errors = 0
@@ -124,6 +126,12 @@ class OutboxWriter:
                 break
             try:
                 self._workbook.apply(coalesce(entries))
+            except WorkbookReadOnly as exc:
+                # nothing can be written: keep every entry (no refusal counted) until the share is fixed
+                self.errors += 1
+                self.read_only = True
+                self._set_degraded(str(exc))
+                raise
             except ConfigError:
                 # refused for good (e.g. Google 400 on one cell): find the culprit, keep the rest flowing
                 self.errors += 1
@@ -141,6 +149,7 @@ class OutboxWriter:
             self.flushes += 1
             if len(entries) < self._batch_limit:
                 break
+        self.read_only = False
         if self.degraded_since is not None:
             self.degraded_since = None
             self.last_error = ""

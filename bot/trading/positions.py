@@ -3,7 +3,7 @@
 Average-cost basis: adding to a position re-averages the entry price; reducing it realises
 ``(exit − average) × qty`` for longs and ``(average − exit) × qty`` for shorts, minus the fee. A
 fill that crosses zero closes the old side completely and opens the rest at the fill price. The
-journal (Trades tab) uses FIFO round trips from :mod:`bot.performance`; for a closed round trip both
+journal (Trades tab) uses FIFO round trips from :mod:`bot.analytics.round_trips`; for a closed round trip both
 give the same total.
 """
 

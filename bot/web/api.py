@@ -61,6 +61,7 @@ def health() -> Any:
         "config_errors": len([p for p in snapshot.problems.values() if p.active]),
         "last_signal_at": services.engine.last_signal_at.isoformat() if services.engine.last_signal_at else None,
         "workbook_degraded_since": degraded_since.isoformat() if degraded_since else None,
+        "workbook_read_only": services.writer.read_only,
         "outbox_depth": services.store.outbox_depth(),
         "version": services.version,
     }

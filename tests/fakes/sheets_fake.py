@@ -269,6 +269,8 @@ class FakeSpreadsheet:
     sheets: list[FakeSheet]
     shared_with: set[str]
     locale: str = "en_US"
+    #: e-mails with a Viewer share (``"*"`` = anyone): reads answer 200, writes 403 PERMISSION_DENIED
+    viewers: set[str] = field(default_factory=set)
 
     def sheet(self, title: str) -> FakeSheet:
         """The tab called ``title`` (400 ``Unable to parse range`` when there is none)."""
@@ -723,7 +725,13 @@ class SheetsFake(LoopbackFake):
         book = self.books.get(route.get("id", ""))
         if book is None:
             return 404, _error(404, "Requested entity was not found.")
-        if "*" not in book.shared_with and email not in book.shared_with:
+        editor = "*" in book.shared_with or email in book.shared_with
+        viewer = "*" in book.viewers or email in book.viewers
+        if not editor and not viewer:
+            return 403, _error(403, "The caller does not have permission")
+        if not editor and kind not in _READS:
+            # Drive sharing: a Viewer can read a spreadsheet but any write is refused with 403 PERMISSION_DENIED
+            # (Sheets API v4 errors; https://developers.google.com/workspace/sheets/api/guides/troubleshoot-api-errors)
             return 403, _error(403, "The caller does not have permission")
         try:
             answer = _HANDLERS[kind](book, route, params, body or {})
@@ -1190,6 +1198,9 @@ def _proto3(value: Any) -> Any:
         return [_proto3(v) for v in value]
     return value
 
+
+#: Request kinds that only read (allowed for a Viewer share).
+_READS = frozenset({"spreadsheets.get", "values.get", "values.batchGet"})
 
 _HANDLERS = {
     "spreadsheets.get": _h_get,

@@ -17,7 +17,7 @@ from google.auth import exceptions as auth_exceptions
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 
-from bot.errors import BotError, ConfigError, TemporaryError
+from bot.errors import BotError, ConfigError, TemporaryError, WorkbookReadOnly
 from bot.sheets.google.budget import RequestBudget
 
 
@@ -146,6 +146,15 @@ class SheetsGate:
                 )
             if "quota" in low or "rate limit" in low:
                 return TemporaryError(f"Google Sheets quota exceeded during {what} (403): {message}")
+            if what in _WRITES:
+                # the sheet answered reads, so it is shared; a refused write means a Viewer share
+                return WorkbookReadOnly(
+                    f"the service account can read Google Sheet {self.spreadsheet_id} but not write it: share it "
+                    f"with {self.service_account_email or 'the service account e-mail in the key file'} as Editor "
+                    f"(Google said: {message or reason})",
+                    field="GOOGLE_SHEET_ID",
+                    value=self.spreadsheet_id,
+                )
             return ConfigError(
                 f"the service account cannot open Google Sheet {self.spreadsheet_id}: share the sheet with "
                 f"{self.service_account_email or 'the service account e-mail in the key file'} as Editor "
@@ -167,6 +176,10 @@ class SheetsGate:
         if status == 400:
             self._on_stale()
         return ConfigError(f"Google Sheets refused {what} ({status} {reason}): {message}")
+
+
+#: The requests that write; a 403 on one of them from a sheet that reads is a read-only share.
+_WRITES = frozenset({"values.batchUpdate", "spreadsheets.batchUpdate"})
 
 
 def _first_line(exc: BaseException) -> str:
