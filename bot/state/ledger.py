@@ -305,12 +305,8 @@ def order_symbol(store: StateStore, order_pk: int) -> str:
 
 def open_orders(store: StateStore) -> list[OpenOrder]:
     """Orders not yet final, oldest first."""
-    query = (
-        select(ORDERS.c.id, ORDERS.c.broker, ORDERS.c.client_order_id, ORDERS.c.created_at, ORDERS.c.state)
-        .add_columns(ORDERS.c.symbol)
-        .where(ORDERS.c.state.not_in(_FINAL))
-        .order_by(ORDERS.c.id)
-    )
+    columns = (ORDERS.c.id, ORDERS.c.broker, ORDERS.c.client_order_id, ORDERS.c.created_at, ORDERS.c.state)
+    query = select(*columns, ORDERS.c.symbol).where(ORDERS.c.state.not_in(_FINAL)).order_by(ORDERS.c.id)
     with store.reader.connect() as conn:
         return [OpenOrder(*row) for row in conn.execute(query)]
 

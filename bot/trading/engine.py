@@ -160,10 +160,12 @@ class Engine:
         assert self.config is not None, "engine.config must be wired before handling alerts"
         snapshot = self.config.get()
         signal = incoming.signal
-        base = _reply_base(signal, snapshot.rows.get(signal.key))
         admitted = admit(self.ctx, self._duplicates, incoming, snapshot, paused=self.paused)
         if isinstance(admitted, Skip):
-            return self._finish(incoming, base, admitted), False
+            # a duplicate answers before the row is looked up: no amount, as for an alert without a row
+            row = None if admitted.result == "duplicate" else snapshot.rows.get(signal.key)
+            return self._finish(incoming, _reply_base(signal, row), admitted), False
+        base = _reply_base(signal, admitted[0])
         row, broker = admitted
         plan = plan_order(
             self.ctx, self.exits, self.risk, incoming, row, broker, snapshot.runtime, self._client_order_id(signal)
@@ -176,8 +178,6 @@ class Engine:
         """Record a signal that places no order and answer it."""
         if skip.http_status != 200:
             return Reply(skip.http_status, {"error": skip.reason})
-        if skip.result == "duplicate":
-            base = {**base, "amount": None}
         config_values = None
         if skip.row and (skip.status or skip.note_only):
             config_values = {
